@@ -1,0 +1,142 @@
+"""Check untrusted MIDI bytes before anything else touches them.
+
+Every rejection is an :class:`InvalidMidi` naming the aspect that failed (``field``) and a
+message a person can act on. Cheap checks run first (size, header, track count) so that a
+hostile file is refused before it is parsed.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from dataclasses import dataclass
+
+import mido
+import pretty_midi
+
+HEADER_CHUNK = b"MThd"
+HEADER_LENGTH = 6
+# A set_tempo payload is microseconds per quarter note.
+MICROSECONDS_PER_MINUTE = 60_000_000
+
+
+class InvalidMidi(ValueError):
+    """MIDI bytes that cannot be accepted; ``field`` names the aspect that failed."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class MidiLimits:
+    max_bytes: int = 4 * 1024 * 1024
+    max_tracks: int = 64
+    max_notes: int = 200_000
+    max_duration_s: float = 60.0 * 60.0
+    min_tempo_bpm: float = 8.0
+    max_tempo_bpm: float = 960.0
+
+
+DEFAULT_LIMITS = MidiLimits()
+
+
+def load_midi(data: bytes, *, limits: MidiLimits = DEFAULT_LIMITS) -> pretty_midi.PrettyMIDI:
+    """Validate ``data`` and return it parsed; raise :class:`InvalidMidi` otherwise."""
+    _check_size(data, limits)
+    _check_header(data, limits)
+    midi_file = _parse(data)
+    _check_tempi(midi_file, limits)
+    _check_notes(midi_file, limits)
+    _check_duration(midi_file, limits)
+    try:
+        return pretty_midi.PrettyMIDI(mido_object=midi_file)
+    except (ValueError, KeyError, IndexError, ZeroDivisionError) as error:
+        raise InvalidMidi("structure", f"the file cannot be interpreted: {error}") from error
+
+
+def _check_size(data: bytes, limits: MidiLimits) -> None:
+    if not data:
+        raise InvalidMidi("size", "the file is empty")
+    if len(data) > limits.max_bytes:
+        raise InvalidMidi(
+            "size", f"the file is {len(data)} bytes; the limit is {limits.max_bytes} bytes"
+        )
+
+
+def _check_header(data: bytes, limits: MidiLimits) -> None:
+    if data[:4] != HEADER_CHUNK:
+        raise InvalidMidi("format", "not a Standard MIDI File (no MThd header)")
+    if len(data) < 8 + HEADER_LENGTH:
+        raise InvalidMidi("structure", "the file is truncated inside its header")
+    midi_format, track_count, division = struct.unpack(">HHh", data[8 : 8 + HEADER_LENGTH])
+    if midi_format == 2:
+        raise InvalidMidi(
+            "format", "MIDI format 2 (independent sequences) is not supported; use format 0 or 1"
+        )
+    if midi_format not in (0, 1):
+        raise InvalidMidi("format", f"unknown MIDI format {midi_format}")
+    if track_count == 0:
+        raise InvalidMidi("tracks", "the file declares no tracks")
+    if track_count > limits.max_tracks:
+        raise InvalidMidi(
+            "tracks", f"the file has {track_count} tracks; the limit is {limits.max_tracks}"
+        )
+    if division <= 0:
+        raise InvalidMidi("format", "SMPTE time division is not supported; use ticks per beat")
+
+
+def _parse(data: bytes) -> mido.MidiFile:
+    try:
+        midi_file = mido.MidiFile(file=io.BytesIO(data))
+    except EOFError as error:
+        raise InvalidMidi("structure", "the file is truncated") from error
+    except (OSError, ValueError, KeyError, IndexError, struct.error) as error:
+        raise InvalidMidi("structure", f"the file is corrupt: {error}") from error
+    declared_tracks = struct.unpack(">H", data[10:12])[0]
+    if len(midi_file.tracks) < declared_tracks:
+        raise InvalidMidi(
+            "structure",
+            f"the file is truncated: {declared_tracks} tracks declared, "
+            f"{len(midi_file.tracks)} present",
+        )
+    return midi_file
+
+
+def _check_tempi(midi_file: mido.MidiFile, limits: MidiLimits) -> None:
+    for track in midi_file.tracks:
+        for message in track:
+            if message.type != "set_tempo":
+                continue
+            bpm = MICROSECONDS_PER_MINUTE / max(1, message.tempo)
+            if not limits.min_tempo_bpm <= bpm <= limits.max_tempo_bpm:
+                raise InvalidMidi(
+                    "tempo",
+                    f"tempo {bpm:.1f} bpm is outside {limits.min_tempo_bpm:g}.."
+                    f"{limits.max_tempo_bpm:g} bpm",
+                )
+
+
+def _check_notes(midi_file: mido.MidiFile, limits: MidiLimits) -> None:
+    note_count = sum(
+        1
+        for track in midi_file.tracks
+        for message in track
+        if message.type == "note_on" and message.velocity > 0
+    )
+    if note_count == 0:
+        raise InvalidMidi("notes", "the file contains no notes")
+    if note_count > limits.max_notes:
+        raise InvalidMidi(
+            "notes", f"the file has {note_count} notes; the limit is {limits.max_notes}"
+        )
+
+
+def _check_duration(midi_file: mido.MidiFile, limits: MidiLimits) -> None:
+    duration_s = midi_file.length
+    if duration_s > limits.max_duration_s:
+        raise InvalidMidi(
+            "length",
+            f"the music lasts {duration_s:.0f} s; the limit is {limits.max_duration_s:.0f} s",
+        )

@@ -1,0 +1,357 @@
+"""The generator models: a hierarchical conditional VAE and an LSTM next-step baseline.
+
+Both read and write the token grids of :mod:`generation.ml.data`: ``tokens[batch, voice,
+step]``. Both share the token embedding (one table per voice) and the output layer (one
+block of logits per voice), so their figures differ by architecture only.
+
+CVAE (MusicVAE-like, made conditional)
+    encoder: per-voice token embeddings, concatenated per step, pooled to beats by a
+    strided convolution, then a bidirectional GRU over the beats with the condition
+    appended to every input; the final states and the condition give ``mu, log_var``.
+    decoder: a conductor GRU over bars turns ``(z, condition)`` into one embedding per
+    bar; a bar decoder GRU writes the 16 steps of each bar autoregressively from its bar
+    embedding, the condition and the previous step's tokens. Every bar's decoder starts
+    from its own embedding, so long-range structure has to go through the conductor.
+    With ``use_condition=False`` the condition is zeroed everywhere: the ablation.
+
+LSTM baseline
+    the classic next-step model: an LSTM over steps predicting each step's tokens from the
+    previous ones (and the condition, so that conditioning fidelity can be compared).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from catalog.midi.style_space import VECTOR_DIM
+from generation.ml.data import (
+    BARS_PER_SEGMENT,
+    HOLD,
+    REST,
+    STEPS_PER_BAR,
+    STEPS_PER_QUARTER,
+    VOCAB_SIZE,
+    VOICES,
+)
+
+
+@dataclass(frozen=True)
+class CVAEConfig:
+    use_condition: bool = True
+    embedding_dim: int = 24
+    encoder_hidden: int = 192
+    latent_dim: int = 96
+    conductor_hidden: int = 192
+    bar_embedding_dim: int = 128
+    decoder_hidden: int = 256
+    dropout: float = 0.1
+
+
+@dataclass(frozen=True)
+class LSTMConfig:
+    use_condition: bool = True
+    embedding_dim: int = 24
+    hidden: int = 256
+    layers: int = 2
+    dropout: float = 0.1
+
+
+@dataclass(frozen=True)
+class LossBreakdown:
+    """Per-segment sums, averaged over the batch; ``loss`` is what the optimizer sees."""
+
+    loss: torch.Tensor
+    reconstruction: torch.Tensor
+    kl: torch.Tensor
+    token_accuracy: torch.Tensor
+
+
+class TokenModel(nn.Module):
+    """What both generators share: voice-aware embeddings, output heads, sampling."""
+
+    kind = "base"
+
+    def __init__(self, embedding_dim: int, hidden: int, use_condition: bool) -> None:
+        super().__init__()
+        self.use_condition = use_condition
+        self.embedding = nn.Embedding(VOICES * VOCAB_SIZE, embedding_dim)
+        self.heads = nn.Linear(hidden, VOICES * VOCAB_SIZE)
+        self.register_buffer("voice_offsets", torch.arange(VOICES) * VOCAB_SIZE, persistent=False)
+        self.version = "untrained"
+
+    def config_dict(self) -> dict[str, object]:
+        return asdict(self.config)
+
+    def condition(self, condition: torch.Tensor) -> torch.Tensor:
+        return condition if self.use_condition else torch.zeros_like(condition)
+
+    def embed_steps(self, tokens: torch.Tensor) -> torch.Tensor:
+        """``(batch, voice, step)`` tokens to ``(batch, step, voice * embedding)``."""
+        embedded = self.embedding(tokens.long() + self.voice_offsets[:, None])
+        return embedded.permute(0, 2, 1, 3).flatten(2)
+
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """``(..., hidden)`` to ``(..., voice, vocab)``: one output block per voice."""
+        return self.heads(hidden).unflatten(-1, (VOICES, VOCAB_SIZE))
+
+    @staticmethod
+    def pick(
+        logits: torch.Tensor,
+        previous: torch.Tensor,
+        temperature: float,
+        generator: torch.Generator | None,
+    ) -> torch.Tensor:
+        """Next tokens ``(batch, voice)``; a HOLD after a REST is impossible, so it is masked."""
+        logits = logits.masked_fill(
+            (previous == REST)[..., None] & (torch.arange(VOCAB_SIZE) == HOLD), float("-inf")
+        )
+        if temperature <= 0:
+            return logits.argmax(-1)
+        probabilities = torch.softmax(logits / temperature, dim=-1).flatten(0, 1)
+        chosen = torch.multinomial(probabilities, 1, generator=generator)
+        return chosen.view(logits.shape[:2])
+
+    @staticmethod
+    def shifted(tokens: torch.Tensor) -> torch.Tensor:
+        """The previous step's tokens for every step (REST before the first)."""
+        return F.pad(tokens[..., :-1], (1, 0), value=REST)
+
+    @staticmethod
+    def token_nll(logits: torch.Tensor, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-segment summed negative log-likelihood and mean accuracy.
+
+        ``logits`` is ``(batch, step, voice, vocab)``; ``tokens`` is ``(batch, voice, step)``.
+        """
+        targets = tokens.long().transpose(1, 2)
+        nll = F.cross_entropy(logits.flatten(0, 2), targets.flatten(), reduction="none")
+        accuracy = (logits.argmax(-1) == targets).float().mean()
+        return nll.view(targets.shape[0], -1).sum(1).mean(), accuracy
+
+
+class ConditionalVAE(TokenModel):
+    kind = "cvae"
+
+    def __init__(self, config: CVAEConfig = CVAEConfig()) -> None:
+        super().__init__(config.embedding_dim, config.decoder_hidden, config.use_condition)
+        self.config = config
+        step_width = VOICES * config.embedding_dim
+        self.beat_pool = nn.Conv1d(
+            step_width, config.encoder_hidden, STEPS_PER_QUARTER, stride=STEPS_PER_QUARTER
+        )
+        self.encoder = nn.GRU(
+            config.encoder_hidden + VECTOR_DIM,
+            config.encoder_hidden,
+            batch_first=True,
+            bidirectional=True,
+        )
+        self.to_posterior = nn.Linear(2 * config.encoder_hidden + VECTOR_DIM, 2 * config.latent_dim)
+        self.conductor_init = nn.Linear(config.latent_dim + VECTOR_DIM, config.conductor_hidden)
+        self.conductor = nn.GRU(
+            config.latent_dim + VECTOR_DIM, config.conductor_hidden, batch_first=True
+        )
+        self.to_bar = nn.Linear(config.conductor_hidden, config.bar_embedding_dim)
+        self.decoder_init = nn.Linear(config.bar_embedding_dim, config.decoder_hidden)
+        self.decoder = nn.GRUCell(
+            step_width + config.bar_embedding_dim + VECTOR_DIM, config.decoder_hidden
+        )
+        self.dropout = nn.Dropout(config.dropout)
+
+    def encode(
+        self, tokens: torch.Tensor, condition: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        condition = self.condition(condition)
+        steps = self.embed_steps(tokens)
+        beats = torch.relu(self.beat_pool(steps.transpose(1, 2))).transpose(1, 2)
+        beats = torch.cat([beats, condition[:, None].expand(-1, beats.shape[1], -1)], dim=-1)
+        _, final = self.encoder(self.dropout(beats))
+        summary = torch.cat([final[0], final[1], condition], dim=-1)
+        mu, log_var = self.to_posterior(summary).chunk(2, dim=-1)
+        return mu, log_var
+
+    def bar_embeddings(self, z: torch.Tensor, condition: torch.Tensor, bars: int) -> torch.Tensor:
+        state_input = torch.cat([z, self.condition(condition)], dim=-1)
+        initial = torch.tanh(self.conductor_init(state_input))[None]
+        inputs = state_input[:, None].expand(-1, bars, -1)
+        conducted, _ = self.conductor(inputs, initial.contiguous())
+        return self.to_bar(conducted)
+
+    def decode_logits(
+        self, z: torch.Tensor, condition: torch.Tensor, tokens: torch.Tensor
+    ) -> torch.Tensor:
+        """Teacher-forced logits ``(batch, step, voice, vocab)`` for ``tokens``."""
+        batch, _, steps = tokens.shape
+        bars = steps // STEPS_PER_BAR
+        bar_embedding = self.bar_embeddings(z, condition, bars).flatten(0, 1)
+        previous = self.embed_steps(self.shifted(tokens)).view(batch * bars, STEPS_PER_BAR, -1)
+        context = torch.cat(
+            [bar_embedding, self.condition(condition).repeat_interleave(bars, dim=0)], dim=-1
+        )
+        state = torch.tanh(self.decoder_init(bar_embedding))
+        outputs = []
+        for step in range(STEPS_PER_BAR):
+            state = self.decoder(torch.cat([previous[:, step], context], dim=-1), state)
+            outputs.append(state)
+        hidden = self.dropout(torch.stack(outputs, dim=1)).reshape(batch, steps, -1)
+        return self.logits(hidden)
+
+    @torch.no_grad()
+    def decode(
+        self,
+        z: torch.Tensor,
+        condition: torch.Tensor,
+        bars: int = BARS_PER_SEGMENT,
+        temperature: float = 1.0,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Tokens ``(batch, voice, bars * 16)``; ``temperature <= 0`` decodes greedily."""
+        bar_embeddings = self.bar_embeddings(z, condition, bars)
+        condition = self.condition(condition)
+        previous = torch.full((z.shape[0], VOICES), REST, dtype=torch.long)
+        written = []
+        for bar in range(bars):
+            bar_embedding = bar_embeddings[:, bar]
+            context = torch.cat([bar_embedding, condition], dim=-1)
+            state = torch.tanh(self.decoder_init(bar_embedding))
+            for _ in range(STEPS_PER_BAR):
+                step_input = torch.cat([self.embed_steps(previous[..., None])[:, 0], context], -1)
+                state = self.decoder(step_input, state)
+                previous = self.pick(self.logits(state), previous, temperature, generator)
+                written.append(previous)
+        return torch.stack(written, dim=-1)
+
+    def loss(
+        self,
+        tokens: torch.Tensor,
+        condition: torch.Tensor,
+        kl_weight: float = 1.0,
+        free_bits: float = 0.0,
+    ) -> LossBreakdown:
+        """Negative ELBO with a weighted KL term; each latent dimension's KL below
+        ``free_bits`` nats (averaged over the batch) costs nothing, so the decoder cannot
+        win by ignoring the latent.
+        """
+        mu, log_var = self.encode(tokens, condition)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * log_var)
+        reconstruction, accuracy = self.token_nll(self.decode_logits(z, condition, tokens), tokens)
+        kl_per_dimension = 0.5 * (mu.pow(2) + log_var.exp() - 1.0 - log_var).mean(0)
+        kl = kl_per_dimension.sum()
+        penalized = torch.clamp(kl_per_dimension, min=free_bits).sum()
+        return LossBreakdown(reconstruction + kl_weight * penalized, reconstruction, kl, accuracy)
+
+    def teacher_forced_logits(self, tokens: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+        mu, _ = self.encode(tokens, condition)
+        return self.decode_logits(mu, condition, tokens)
+
+    @torch.no_grad()
+    def reconstruct(self, tokens: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+        """Free-running greedy reconstruction from the posterior mean."""
+        mu, _ = self.encode(tokens, condition)
+        return self.decode(mu, condition, tokens.shape[-1] // STEPS_PER_BAR, temperature=0)
+
+    @torch.no_grad()
+    def sample(
+        self,
+        condition: torch.Tensor,
+        bars: int = BARS_PER_SEGMENT,
+        temperature: float = 1.0,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        z = torch.randn(
+            condition.shape[0], self.config.latent_dim, generator=generator, dtype=condition.dtype
+        )
+        return self.decode(z, condition, bars, temperature, generator)
+
+
+class LSTMBaseline(TokenModel):
+    kind = "lstm"
+
+    def __init__(self, config: LSTMConfig = LSTMConfig()) -> None:
+        super().__init__(config.embedding_dim, config.hidden, config.use_condition)
+        self.config = config
+        self.lstm = nn.LSTM(
+            VOICES * config.embedding_dim + VECTOR_DIM,
+            config.hidden,
+            num_layers=config.layers,
+            dropout=config.dropout if config.layers > 1 else 0.0,
+            batch_first=True,
+        )
+
+    def _inputs(self, previous: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+        steps = self.embed_steps(previous)
+        condition = self.condition(condition)[:, None].expand(-1, steps.shape[1], -1)
+        return torch.cat([steps, condition], dim=-1)
+
+    def teacher_forced_logits(self, tokens: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+        hidden, _ = self.lstm(self._inputs(self.shifted(tokens), condition))
+        return self.logits(hidden)
+
+    def loss(
+        self,
+        tokens: torch.Tensor,
+        condition: torch.Tensor,
+        kl_weight: float = 1.0,
+        free_bits: float = 0.0,
+    ) -> LossBreakdown:
+        """Exact negative log-likelihood; the KL arguments exist for a shared interface."""
+        nll, accuracy = self.token_nll(self.teacher_forced_logits(tokens, condition), tokens)
+        return LossBreakdown(nll, nll, torch.zeros(()), accuracy)
+
+    @torch.no_grad()
+    def continue_from(
+        self,
+        prime: torch.Tensor,
+        condition: torch.Tensor,
+        steps: int,
+        temperature: float,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """``prime`` (which may have zero steps) followed by ``steps`` generated steps."""
+        start = torch.full((condition.shape[0], VOICES, 1), REST, dtype=torch.long)
+        history = torch.cat([start, prime.long()], dim=-1)
+        hidden, state = self.lstm(self._inputs(history, condition))
+        current = history[..., -1]
+        written = [prime.long()]
+        for _ in range(steps):
+            current = self.pick(self.logits(hidden[:, -1]), current, temperature, generator)
+            written.append(current[..., None])
+            hidden, state = self.lstm(self._inputs(current[..., None], condition), state)
+        return torch.cat(written, dim=-1)
+
+    @torch.no_grad()
+    def reconstruct(self, tokens: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+        """Free-running greedy continuation of the first bar: the LSTM has no latent code."""
+        prime = tokens[..., :STEPS_PER_BAR]
+        return self.continue_from(prime, condition, tokens.shape[-1] - STEPS_PER_BAR, 0)
+
+    @torch.no_grad()
+    def sample(
+        self,
+        condition: torch.Tensor,
+        bars: int = BARS_PER_SEGMENT,
+        temperature: float = 1.0,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        empty = torch.zeros((condition.shape[0], VOICES, 0), dtype=torch.long)
+        return self.continue_from(empty, condition, bars * STEPS_PER_BAR, temperature, generator)
+
+
+MODEL_CLASSES: dict[str, tuple[type[TokenModel], type]] = {
+    ConditionalVAE.kind: (ConditionalVAE, CVAEConfig),
+    LSTMBaseline.kind: (LSTMBaseline, LSTMConfig),
+}
+
+
+def build_model(kind: str, config: dict[str, object] | None = None) -> TokenModel:
+    """A fresh model of ``kind`` ("cvae" or "lstm") from a config dictionary."""
+    if kind not in MODEL_CLASSES:
+        raise ValueError(f"unknown model kind {kind!r}; expected one of {sorted(MODEL_CLASSES)}")
+    model_class, config_class = MODEL_CLASSES[kind]
+    return model_class(config_class(**(config or {})))
+
+
+def parameter_count(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import close_old_connections
+
+from jobs.services import recover_stale_jobs
+
+
+class Command(BaseCommand):
+    help = (
+        "Run a task worker for the configured backend (db_worker or an RQ worker), "
+        "recovering jobs whose worker died, at start and then periodically."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--queue", default="default")
+        parser.add_argument(
+            "--interval", type=float, default=0.5, help="seconds between queue polls"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        self._recover()
+        stop = threading.Event()
+        threading.Thread(target=self._recover_forever, args=(stop,), daemon=True).start()
+        try:
+            if settings.TASK_BACKEND == "rq":
+                call_command("rqworker", options["queue"])
+            else:
+                call_command(
+                    "db_worker", queue_name=options["queue"], interval=options["interval"]
+                )
+        finally:
+            stop.set()
+
+    def _recover(self) -> None:
+        counts = recover_stale_jobs()
+        if any(counts.values()):
+            self.stdout.write(f"recovered stale jobs: {counts}")
+
+    def _recover_forever(self, stop: threading.Event) -> None:
+        period = max(1.0, settings.JOBS_STALE_AFTER_S / 2)
+        while not stop.wait(period):
+            try:
+                self._recover()
+            finally:
+                close_old_connections()

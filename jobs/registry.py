@@ -1,0 +1,36 @@
+"""Job kinds map to handler functions; apps register theirs when they load."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jobs.runner import JobContext
+
+JobHandler = Callable[["JobContext"], dict[str, Any]]
+
+_HANDLERS: dict[str, JobHandler] = {}
+
+
+class UnknownJobKind(LookupError):
+    pass
+
+
+def job_handler(kind: str) -> Callable[[JobHandler], JobHandler]:
+    """Register ``function`` as the code that runs jobs of ``kind``."""
+
+    def register(function: JobHandler) -> JobHandler:
+        if _HANDLERS.get(kind, function) is not function:
+            raise ValueError(f"job kind {kind!r} already has a handler")
+        _HANDLERS[kind] = function
+        return function
+
+    return register
+
+
+def handler_for(kind: str) -> JobHandler:
+    try:
+        return _HANDLERS[kind]
+    except KeyError:
+        raise UnknownJobKind(f"no handler is registered for job kind {kind!r}") from None

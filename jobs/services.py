@@ -1,0 +1,86 @@
+"""Writes on jobs: submit, recover. Every app's long work goes through ``submit_job``."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from jobs.models import Job, JobStatus
+from jobs.registry import handler_for
+
+logger = logging.getLogger(__name__)
+
+
+def _enqueue(job_id: int) -> None:
+    from jobs.tasks import run_job_task
+
+    result = run_job_task.enqueue(job_id)
+    Job.objects.filter(pk=job_id).update(task_result_id=str(result.id))
+
+
+@transaction.atomic
+def submit_job(
+    *,
+    kind: str,
+    owner: AbstractBaseUser | None = None,
+    params: dict[str, Any] | None = None,
+    max_attempts: int | None = None,
+) -> Job:
+    """Record a job and put it on the queue once the surrounding transaction commits."""
+    handler_for(kind)  # fail now, in the request, for a kind no worker could run
+    job = Job.objects.create(
+        kind=kind,
+        owner=owner,
+        params=params or {},
+        max_attempts=max_attempts or settings.JOBS_MAX_ATTEMPTS,
+    )
+    transaction.on_commit(lambda: _enqueue(job.pk))
+    return job
+
+
+def recover_stale_jobs(*, stale_after_s: float | None = None) -> dict[str, int]:
+    """Re-queue (or fail, past ``max_attempts``) running jobs whose worker went silent."""
+    stale_after = stale_after_s if stale_after_s is not None else settings.JOBS_STALE_AFTER_S
+    cutoff = timezone.now() - timedelta(seconds=stale_after)
+    counts = {"requeued": 0, "failed": 0}
+    stale_ids = list(
+        Job.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=cutoff).values_list(
+            "pk", flat=True
+        )
+    )
+    for job_id in stale_ids:
+        outcome = _recover_one(job_id, cutoff)
+        if outcome:
+            counts[outcome] += 1
+    return counts
+
+
+def _recover_one(job_id: int, cutoff: Any) -> str | None:
+    with transaction.atomic():
+        job = Job.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.status != JobStatus.RUNNING or job.heartbeat_at >= cutoff:
+            return None
+        lost_worker = job.worker or "unknown worker"
+        if job.attempts < job.max_attempts:
+            job.status = JobStatus.QUEUED
+            job.message = f"re-queued: worker {lost_worker} stopped during attempt {job.attempts}"
+            job.worker = ""
+            job.save(update_fields=["status", "message", "worker"])
+            transaction.on_commit(lambda: _enqueue(job_id))
+            logger.warning("job %s re-queued after losing %s", job_id, lost_worker)
+            return "requeued"
+        job.status = JobStatus.FAILED
+        job.error = (
+            f"The worker running this job ({lost_worker}) stopped responding, "
+            f"after {job.attempts} of {job.max_attempts} attempts."
+        )
+        job.finished_at = timezone.now()
+        job.save(update_fields=["status", "error", "finished_at"])
+        logger.warning("job %s failed after losing %s", job_id, lost_worker)
+        return "failed"

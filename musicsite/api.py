@@ -1,0 +1,55 @@
+"""REST conventions shared by every app: pagination and one JSON error shape."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
+from django.http import HttpRequest, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger(__name__)
+
+
+class PagePagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's handler, plus model-level validation and integrity errors as 400s.
+
+    Every error body is either ``{"field": ["message"]}`` or ``{"detail": "message"}``.
+    """
+    if isinstance(exc, DjangoValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+        exc = exceptions.ValidationError(detail)
+    elif isinstance(exc, IntegrityError):
+        logger.warning("integrity error answered as 409: %s", exc)
+        exc = exceptions.APIException("The request conflicts with existing data.")
+        exc.status_code = status.HTTP_409_CONFLICT
+    return drf_exception_handler(exc, context)
+
+
+def json_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse({"detail": "Not found."}, status=404)
+
+
+def json_server_error(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"detail": "Internal server error."}, status=500)
+
+
+def json_bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse({"detail": "Bad request."}, status=400)
+
+
+def json_permission_denied(
+    request: HttpRequest, exception: Exception | None = None
+) -> JsonResponse:
+    return JsonResponse({"detail": "Permission denied."}, status=403)
+

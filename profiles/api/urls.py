@@ -1,0 +1,10 @@
+from django.urls import path
+
+from profiles.api import views
+
+urlpatterns = [
+    path("auth/register/", views.RegisterView.as_view(), name="register"),
+    path("auth/token/", views.TokenView.as_view(), name="token"),
+    path("me/", views.MeView.as_view(), name="me"),
+    path("me/export/", views.ExportView.as_view(), name="me-export"),
+]
