@@ -36,7 +36,9 @@ if not SECRET_KEY:
             "bin/run generates one in var/secret_key for local use."
         )
     SECRET_KEY = _INSECURE_KEY_PREFIX + "development-only-key-never-use-in-production"
-elif not DEBUG and (SECRET_KEY.startswith(_INSECURE_KEY_PREFIX) or len(SECRET_KEY) < 50):
+elif not DEBUG and (
+    SECRET_KEY.startswith(_INSECURE_KEY_PREFIX) or len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5
+):
     raise ImproperlyConfigured("SECRET_KEY is too weak for DEBUG off: use 50+ random characters.")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]" if not DEBUG else "*")

@@ -12,6 +12,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from rest_framework import serializers
 from rest_framework.authtoken.models import Token
 
 from profiles.models import Profile
@@ -48,7 +49,7 @@ def update_preferences(*, user: AbstractBaseUser, changes: dict[str, Any]) -> Pr
     merged = {key: value for key, value in merged.items() if value is not None}
     serializer = PreferencesSerializer(data=merged)
     if not serializer.is_valid():
-        raise ValidationError({"preferences": [serializer.errors]})
+        raise serializers.ValidationError({"preferences": serializer.errors})
     profile.preferences = serializer.validated_data
     profile.save(update_fields=["preferences", "updated_at"])
     return profile

@@ -214,9 +214,10 @@ def _polyphony(starts: np.ndarray, ends: np.ndarray) -> tuple[float, int]:
 
 
 def _note_length_summary(length_beats: np.ndarray) -> dict[str, float]:
+    quantiles = np.quantile(length_beats, NOTE_LENGTH_QUANTILES)
     summary = {
         f"p{int(q * 100)}": round(float(v), 4)
-        for q, v in zip(NOTE_LENGTH_QUANTILES, np.quantile(length_beats, NOTE_LENGTH_QUANTILES))
+        for q, v in zip(NOTE_LENGTH_QUANTILES, quantiles, strict=True)
     }
     summary["mean"] = round(float(length_beats.mean()), 4)
     summary["std"] = round(float(length_beats.std()), 4)

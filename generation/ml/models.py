@@ -81,6 +81,9 @@ class TokenModel(nn.Module):
         self.embedding = nn.Embedding(VOICES * VOCAB_SIZE, embedding_dim)
         self.heads = nn.Linear(hidden, VOICES * VOCAB_SIZE)
         self.register_buffer("voice_offsets", torch.arange(VOICES) * VOCAB_SIZE, persistent=False)
+        transition_mask = torch.zeros(VOCAB_SIZE, VOCAB_SIZE)
+        transition_mask[REST, HOLD] = float("-inf")
+        self.register_buffer("transition_mask", transition_mask, persistent=False)
         self.version = "untrained"
 
     def config_dict(self) -> dict[str, object]:
@@ -98,22 +101,33 @@ class TokenModel(nn.Module):
         """``(..., hidden)`` to ``(..., voice, vocab)``: one output block per voice."""
         return self.heads(hidden).unflatten(-1, (VOICES, VOCAB_SIZE))
 
+    def embed_step(self, previous: torch.Tensor) -> torch.Tensor:
+        """``(batch, voice)`` tokens of one step to ``(batch, voice * embedding)``."""
+        return self.embedding(previous + self.voice_offsets).flatten(1)
+
     @staticmethod
+    def sampling_noise(
+        steps: int, batch: int, temperature: float, generator: torch.Generator | None
+    ) -> torch.Tensor | None:
+        """Gumbel noise scaled by the temperature for ``steps`` steps; None means greedy.
+
+        ``argmax(logits + temperature * gumbel)`` is an exact sample of
+        ``softmax(logits / temperature)``, and drawing the noise for a whole bar at once
+        keeps the per-step loop short.
+        """
+        if temperature <= 0:
+            return None
+        uniform = torch.rand((steps, batch, VOICES, VOCAB_SIZE), generator=generator)
+        return -temperature * torch.log(-torch.log(uniform.clamp_(1e-10, 1.0 - 1e-7)))
+
     def pick(
-        logits: torch.Tensor,
-        previous: torch.Tensor,
-        temperature: float,
-        generator: torch.Generator | None,
+        self, logits: torch.Tensor, previous: torch.Tensor, noise: torch.Tensor | None
     ) -> torch.Tensor:
         """Next tokens ``(batch, voice)``; a HOLD after a REST is impossible, so it is masked."""
-        logits = logits.masked_fill(
-            (previous == REST)[..., None] & (torch.arange(VOCAB_SIZE) == HOLD), float("-inf")
-        )
-        if temperature <= 0:
-            return logits.argmax(-1)
-        probabilities = torch.softmax(logits / temperature, dim=-1).flatten(0, 1)
-        chosen = torch.multinomial(probabilities, 1, generator=generator)
-        return chosen.view(logits.shape[:2])
+        logits = logits + self.transition_mask[previous]
+        if noise is not None:
+            logits = logits + noise
+        return logits.argmax(-1)
 
     @staticmethod
     def shifted(tokens: torch.Tensor) -> torch.Tensor:
@@ -179,6 +193,21 @@ class ConditionalVAE(TokenModel):
         conducted, _ = self.conductor(inputs, initial.contiguous())
         return self.to_bar(conducted)
 
+    def decoder_step(self, input_gates: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        """One GRU step of the bar decoder from precomputed input gates.
+
+        Most of the decoder's input (bar embedding, condition) is constant within a bar
+        and all of it is known under teacher forcing, so its projection is computed
+        outside the step loop; only the hidden-state product remains per step.
+        """
+        hidden_gates = F.linear(state, self.decoder.weight_hh, self.decoder.bias_hh)
+        input_reset, input_update, input_new = input_gates.chunk(3, dim=-1)
+        hidden_reset, hidden_update, hidden_new = hidden_gates.chunk(3, dim=-1)
+        reset = torch.sigmoid(input_reset + hidden_reset)
+        update = torch.sigmoid(input_update + hidden_update)
+        candidate = torch.tanh(input_new + reset * hidden_new)
+        return candidate + update * (state - candidate)
+
     def decode_logits(
         self, z: torch.Tensor, condition: torch.Tensor, tokens: torch.Tensor
     ) -> torch.Tensor:
@@ -191,9 +220,11 @@ class ConditionalVAE(TokenModel):
             [bar_embedding, self.condition(condition).repeat_interleave(bars, dim=0)], dim=-1
         )
         state = torch.tanh(self.decoder_init(bar_embedding))
+        steps_input = torch.cat([previous, context[:, None].expand(-1, STEPS_PER_BAR, -1)], -1)
+        input_gates = F.linear(steps_input, self.decoder.weight_ih, self.decoder.bias_ih)
         outputs = []
-        for step in range(STEPS_PER_BAR):
-            state = self.decoder(torch.cat([previous[:, step], context], dim=-1), state)
+        for step_gates in input_gates.unbind(1):
+            state = self.decoder_step(step_gates, state)
             outputs.append(state)
         hidden = self.dropout(torch.stack(outputs, dim=1)).reshape(batch, steps, -1)
         return self.logits(hidden)
@@ -212,14 +243,20 @@ class ConditionalVAE(TokenModel):
         condition = self.condition(condition)
         previous = torch.full((z.shape[0], VOICES), REST, dtype=torch.long)
         written = []
+        embedding_width = VOICES * self.config.embedding_dim
+        step_weight = self.decoder.weight_ih[:, :embedding_width]
+        context_weight = self.decoder.weight_ih[:, embedding_width:]
         for bar in range(bars):
+            noise = self.sampling_noise(STEPS_PER_BAR, z.shape[0], temperature, generator)
             bar_embedding = bar_embeddings[:, bar]
             context = torch.cat([bar_embedding, condition], dim=-1)
+            context_gates = F.linear(context, context_weight, self.decoder.bias_ih)
             state = torch.tanh(self.decoder_init(bar_embedding))
-            for _ in range(STEPS_PER_BAR):
-                step_input = torch.cat([self.embed_steps(previous[..., None])[:, 0], context], -1)
-                state = self.decoder(step_input, state)
-                previous = self.pick(self.logits(state), previous, temperature, generator)
+            for step in range(STEPS_PER_BAR):
+                input_gates = F.linear(self.embed_step(previous), step_weight) + context_gates
+                state = self.decoder_step(input_gates, state)
+                step_noise = None if noise is None else noise[step]
+                previous = self.pick(self.logits(state), previous, step_noise)
                 written.append(previous)
         return torch.stack(written, dim=-1)
 
@@ -315,8 +352,12 @@ class LSTMBaseline(TokenModel):
         hidden, state = self.lstm(self._inputs(history, condition))
         current = history[..., -1]
         written = [prime.long()]
-        for _ in range(steps):
-            current = self.pick(self.logits(hidden[:, -1]), current, temperature, generator)
+        noise = None
+        for step in range(steps):
+            if step % STEPS_PER_BAR == 0:
+                noise = self.sampling_noise(STEPS_PER_BAR, len(current), temperature, generator)
+            step_noise = None if noise is None else noise[step % STEPS_PER_BAR]
+            current = self.pick(self.logits(hidden[:, -1]), current, step_noise)
             written.append(current[..., None])
             hidden, state = self.lstm(self._inputs(current[..., None], condition), state)
         return torch.cat(written, dim=-1)

@@ -45,7 +45,8 @@ class TokenView(AuthView):
         serializer.is_valid(raise_exception=True)
         user = authenticate(request=request._request, **serializer.validated_data)
         if user is None:
-            raise ValidationError({"non_field_errors": ["Unable to log in with these credentials."]})
+            message = "Unable to log in with these credentials."
+            raise ValidationError({"non_field_errors": [message]})
         token, _ = Token.objects.get_or_create(user=user)
         return Response({"token": token.key})
 

@@ -29,7 +29,10 @@ class Command(BaseCommand):
         threading.Thread(target=self._recover_forever, args=(stop,), daemon=True).start()
         try:
             if settings.TASK_BACKEND == "rq":
-                call_command("rqworker", options["queue"])
+                # RQ must build django-tasks' own Job class to call a Task object.
+                call_command(
+                    "rqworker", options["queue"], job_class="django_tasks_rq.backend.Job"
+                )
             else:
                 call_command(
                     "db_worker", queue_name=options["queue"], interval=options["interval"]

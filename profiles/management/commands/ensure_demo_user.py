@@ -15,7 +15,9 @@ class Command(BaseCommand):
         parser.add_argument("--password", default="demo-staff-password")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        user, created = ensure_demo_staff(username=options["username"], password=options["password"])
+        user, created = ensure_demo_staff(
+            username=options["username"], password=options["password"]
+        )
         state = "created" if created else "already present"
         self.stdout.write(
             f"demo staff account {state}: username={user.username} "

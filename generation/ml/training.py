@@ -1,0 +1,331 @@
+"""A plain training loop with resumable, versioned checkpoints.
+
+A training checkpoint holds two things: the *best* weights so far (by validation
+objective), which is what gets shipped, and a ``resume`` section (latest weights,
+optimizer, RNG state, epoch) that lets an interrupted run continue exactly where it
+stopped. :func:`export_checkpoint` drops the resume section for shipping.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from generation.ml.data import SegmentDataset, dataset_statistics, iterate_batches
+from generation.ml.models import TokenModel, build_model, parameter_count
+
+CHECKPOINT_FORMAT = "generation.ml/checkpoint"
+CHECKPOINT_VERSION = 1
+
+
+class CheckpointError(Exception):
+    """A checkpoint is missing, unreadable, or not a generator checkpoint."""
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    epochs: int = 40
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    grad_clip: float = 1.0
+    kl_weight: float = 0.3
+    kl_warmup_steps: int = 1500
+    free_bits: float = 0.1  # nats per latent dimension
+    patience: int = 5
+    max_transpose: int = 5
+    seed: int = 0
+    max_steps_per_epoch: int | None = None
+    time_limit_s: float | None = None
+
+
+@dataclass
+class TrainingResult:
+    model: TokenModel
+    history: list[dict[str, float]]
+    best_metrics: dict[str, float]
+    checkpoint_path: Path
+    stopped_because: str
+
+
+def kl_weight_at(step: int, config: TrainingConfig) -> float:
+    """Linear KL annealing from 0 to ``config.kl_weight``."""
+    if config.kl_warmup_steps <= 0:
+        return config.kl_weight
+    return config.kl_weight * min(1.0, step / config.kl_warmup_steps)
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+
+
+def evaluate_loss(
+    model: TokenModel, dataset: SegmentDataset, config: TrainingConfig
+) -> dict[str, float]:
+    """Mean validation figures at the full KL weight (the objective training converges to)."""
+    model.eval()
+    totals = {"loss": 0.0, "reconstruction": 0.0, "kl": 0.0, "token_accuracy": 0.0}
+    rng = np.random.default_rng(config.seed)
+    with torch.no_grad():
+        for tokens, conditions in iterate_batches(dataset, config.batch_size, rng):
+            breakdown = model.loss(
+                torch.from_numpy(tokens),
+                torch.from_numpy(conditions),
+                config.kl_weight,
+                config.free_bits,
+            )
+            for name in totals:
+                totals[name] += float(getattr(breakdown, name)) * len(tokens)
+    return {f"valid_{name}": value / max(1, len(dataset)) for name, value in totals.items()}
+
+
+def train_epoch(
+    model: TokenModel,
+    optimizer: torch.optim.Optimizer,
+    dataset: SegmentDataset,
+    config: TrainingConfig,
+    epoch: int,
+    global_step: int,
+    progress: bool,
+) -> tuple[dict[str, float], int]:
+    model.train()
+    rng = np.random.default_rng([config.seed, epoch])
+    batches = iterate_batches(dataset, config.batch_size, rng, config.max_transpose)
+    total_batches = math.ceil(len(dataset) / config.batch_size)
+    if config.max_steps_per_epoch is not None:
+        total_batches = min(total_batches, config.max_steps_per_epoch)
+    sums = {"loss": 0.0, "reconstruction": 0.0, "kl": 0.0, "token_accuracy": 0.0}
+    bar = tqdm(total=total_batches, desc=f"epoch {epoch}", disable=not progress, leave=False)
+    seen = 0
+    for tokens, conditions in batches:
+        if seen == total_batches:
+            break
+        breakdown = model.loss(
+            torch.from_numpy(tokens),
+            torch.from_numpy(conditions),
+            kl_weight_at(global_step, config),
+            config.free_bits,
+        )
+        optimizer.zero_grad(set_to_none=True)
+        breakdown.loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        global_step += 1
+        seen += 1
+        for name in sums:
+            sums[name] += float(getattr(breakdown, name))
+        bar.update(1)
+        bar.set_postfix(
+            loss=f"{float(breakdown.loss):.1f}", acc=f"{float(breakdown.token_accuracy):.3f}"
+        )
+    bar.close()
+    return {f"train_{name}": value / max(1, seen) for name, value in sums.items()}, global_step
+
+
+def training_data_summary(train: SegmentDataset, valid: SegmentDataset) -> dict[str, object]:
+    statistics = dataset_statistics(train)
+    return {
+        "train_segments": len(train),
+        "valid_segments": len(valid),
+        "pieces_per_style": {s: v["pieces"] for s, v in statistics.items()},
+        "segments_per_style": {s: v["segments"] for s, v in statistics.items()},
+    }
+
+
+def train(
+    model: TokenModel,
+    train_set: SegmentDataset,
+    valid_set: SegmentDataset,
+    config: TrainingConfig,
+    checkpoint_path: Path,
+    progress: bool = True,
+    on_epoch: Callable[[dict[str, float]], None] | None = None,
+) -> TrainingResult:
+    """Train ``model``, resuming from ``checkpoint_path`` when it holds an unfinished run.
+
+    Stops after ``config.epochs`` epochs, when the validation objective has not improved
+    for ``config.patience`` epochs, or when ``config.time_limit_s`` has passed. The model
+    returned carries the best weights.
+    """
+    checkpoint_path = Path(checkpoint_path)
+    seed_everything(config.seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    state = {
+        "epoch": 0,
+        "global_step": 0,
+        "history": [],
+        "best_metrics": {},
+        "best_state": None,
+        "stale": 0,
+    }
+    if checkpoint_path.exists():
+        state = _restore(model, optimizer, checkpoint_path)
+    started = time.monotonic()
+    stopped_because = "max epochs"
+    summary = training_data_summary(train_set, valid_set)
+    while state["epoch"] < config.epochs:
+        if state["stale"] >= config.patience:
+            stopped_because = "early stopping"
+            break
+        if config.time_limit_s is not None and time.monotonic() - started > config.time_limit_s:
+            stopped_because = "time limit"
+            break
+        epoch = state["epoch"] + 1
+        metrics, state["global_step"] = train_epoch(
+            model, optimizer, train_set, config, epoch, state["global_step"], progress
+        )
+        metrics.update(evaluate_loss(model, valid_set if len(valid_set) else train_set, config))
+        metrics.update(epoch=epoch, seconds=round(time.monotonic() - started, 2))
+        state["history"].append(metrics)
+        state["epoch"] = epoch
+        best = state["best_metrics"].get("valid_loss", math.inf)
+        if metrics["valid_loss"] < best:
+            state["best_metrics"] = dict(metrics)
+            state["best_state"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            state["stale"] = 0
+        else:
+            state["stale"] += 1
+        if on_epoch is not None:
+            on_epoch(metrics)
+        save_checkpoint(
+            checkpoint_path,
+            model,
+            best_state=state["best_state"],
+            metrics=state["best_metrics"],
+            training_config=asdict(config),
+            data_summary=summary,
+            history=state["history"],
+            resume={
+                "optimizer": optimizer.state_dict(),
+                "epoch": state["epoch"],
+                "global_step": state["global_step"],
+                "stale": state["stale"],
+                "torch_rng": torch.get_rng_state(),
+            },
+        )
+    if state["best_state"] is not None:
+        model.load_state_dict(state["best_state"])
+    model.version = model_version(model.kind, model.state_dict())
+    model.eval()
+    return TrainingResult(
+        model, state["history"], state["best_metrics"], checkpoint_path, stopped_because
+    )
+
+
+def _restore(model: TokenModel, optimizer: torch.optim.Optimizer, path: Path) -> dict[str, object]:
+    checkpoint = read_checkpoint(path)
+    resume = checkpoint.get("resume")
+    if resume is None:
+        raise CheckpointError(f"{path} is an exported checkpoint without a resume section")
+    if checkpoint["model_kind"] != model.kind or checkpoint["model_config"] != model.config_dict():
+        raise CheckpointError(f"{path} was trained with another model kind or configuration")
+    model.load_state_dict(resume["model_state"])
+    optimizer.load_state_dict(resume["optimizer"])
+    torch.set_rng_state(resume["torch_rng"])
+    return {
+        "epoch": resume["epoch"],
+        "global_step": resume["global_step"],
+        "history": list(checkpoint["history"]),
+        "best_metrics": dict(checkpoint["metrics"]),
+        "best_state": checkpoint["state_dict"],
+        "stale": resume["stale"],
+    }
+
+
+def model_version(kind: str, state_dict: dict[str, torch.Tensor]) -> str:
+    """``kind-<12 hex>``: a digest of the weights, so equal weights give equal versions."""
+    hasher = hashlib.sha256()
+    for name, tensor in sorted(state_dict.items()):
+        hasher.update(name.encode())
+        hasher.update(tensor.detach().cpu().numpy().tobytes())
+    return f"{kind}-{hasher.hexdigest()[:12]}"
+
+
+def save_checkpoint(
+    path: Path,
+    model: TokenModel,
+    *,
+    best_state: dict[str, torch.Tensor] | None = None,
+    metrics: dict[str, float] | None = None,
+    training_config: dict[str, object] | None = None,
+    data_summary: dict[str, object] | None = None,
+    history: list[dict[str, float]] | None = None,
+    resume: dict[str, object] | None = None,
+) -> None:
+    """Write atomically (temporary file, then rename) so a crash never leaves half a file."""
+    state_dict = best_state if best_state is not None else model.state_dict()
+    checkpoint = {
+        "format": CHECKPOINT_FORMAT,
+        "format_version": CHECKPOINT_VERSION,
+        "model_kind": model.kind,
+        "model_config": model.config_dict(),
+        "model_version": model_version(model.kind, state_dict),
+        "parameters": parameter_count(model),
+        "state_dict": state_dict,
+        "metrics": metrics or {},
+        "training_config": training_config or {},
+        "data_summary": data_summary or {},
+        "history": history or [],
+        "created_at": datetime.now(UTC).isoformat(),
+    }
+    if resume is not None:
+        checkpoint["resume"] = {"model_state": model.state_dict(), **resume}
+    _write_atomically(checkpoint, path)
+
+
+def _write_atomically(checkpoint: dict[str, object], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    torch.save(checkpoint, temporary)
+    temporary.replace(path)
+
+
+def read_checkpoint(path: Path) -> dict[str, object]:
+    """The checkpoint dictionary; raises :class:`CheckpointError` with the reason."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"generator checkpoint not found: {path}")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for a damaged file
+        raise CheckpointError(f"generator checkpoint {path} is corrupt: {error}") from error
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path} is not a generator checkpoint")
+    if checkpoint.get("format_version") != CHECKPOINT_VERSION:
+        raise CheckpointError(
+            f"{path} has checkpoint format {checkpoint.get('format_version')}, "
+            f"this code reads {CHECKPOINT_VERSION}"
+        )
+    return checkpoint
+
+
+def load_model(path: Path) -> tuple[TokenModel, dict[str, object]]:
+    """The best weights of a checkpoint as a model in eval mode, and the checkpoint's metadata."""
+    checkpoint = read_checkpoint(path)
+    try:
+        model = build_model(checkpoint["model_kind"], checkpoint["model_config"])
+        model.load_state_dict(checkpoint["state_dict"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:
+        raise CheckpointError(f"{path} does not match the model code: {error}") from error
+    model.version = checkpoint["model_version"]
+    model.eval()
+    metadata = {k: v for k, v in checkpoint.items() if k not in ("state_dict", "resume")}
+    return model, metadata
+
+
+def export_checkpoint(source: Path, destination: Path) -> Path:
+    """A shippable copy of a training checkpoint: best weights and metadata, no resume state."""
+    checkpoint = read_checkpoint(source)
+    checkpoint.pop("resume", None)
+    _write_atomically(checkpoint, Path(destination))
+    load_model(destination)  # refuse to ship something that does not load
+    return Path(destination)

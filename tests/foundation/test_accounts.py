@@ -1,0 +1,147 @@
+"""Accounts and profile endpoints, as API.md defines them."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from rest_framework.throttling import ScopedRateThrottle
+
+from tests.helpers import client_for
+
+pytestmark = pytest.mark.django_db
+REGISTER = "/api/v1/auth/register/"
+TOKEN = "/api/v1/auth/token/"
+ME = "/api/v1/me/"
+
+
+def register(api_client, username="bob", password="correct horse battery", **extra):
+    return api_client.post(REGISTER, {"username": username, "password": password, **extra})
+
+
+def test_register_returns_a_working_token(api_client):
+    response = register(api_client, email="bob@example.org")
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert set(body) == {"id", "username", "token"}
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {body['token']}")
+    me = api_client.get(ME)
+    assert me.status_code == 200
+    assert me.json()["id"] == body["id"]
+    assert me.json()["username"] == "bob"
+
+
+def test_register_refuses_taken_username_case_insensitively(api_client):
+    assert register(api_client, username="Carol").status_code == 201
+    response = register(api_client, username="carol")
+    assert response.status_code == 400
+    assert "username" in response.json()
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"username": "dave", "password": "123"}, "password"),
+        ({"username": "dave", "password": "password"}, "password"),
+        ({"password": "correct horse battery"}, "username"),
+        ({"username": "has space", "password": "correct horse battery"}, "username"),
+        ({"username": "dave", "password": "correct horse battery", "email": "x"}, "email"),
+    ],
+)
+def test_register_validation_errors_name_the_field(api_client, payload, field):
+    response = api_client.post(REGISTER, payload)
+    assert response.status_code == 400
+    assert field in response.json()
+    assert not get_user_model().objects.filter(username="dave").exists()
+
+
+def test_token_for_valid_credentials_and_field_error_otherwise(api_client, user):
+    ok = api_client.post(TOKEN, {"username": "alice", "password": "a-long-enough-password"})
+    assert ok.status_code == 200
+    assert ok.json() == {"token": user.auth_token.key}
+    bad = api_client.post(TOKEN, {"username": "alice", "password": "wrong"})
+    assert bad.status_code == 400
+    assert "non_field_errors" in bad.json()
+
+
+def test_me_requires_authentication(api_client):
+    response = api_client.get(ME)
+    assert response.status_code == 401
+    assert "detail" in response.json()
+
+
+def test_me_shows_no_taste_before_the_first_fit(auth_client):
+    body = auth_client.get(ME).json()
+    assert body["taste"] is None
+    assert body["preferences"] == {}
+
+
+def test_patch_preferences_merges_and_removes(auth_client):
+    first = auth_client.patch(
+        ME, {"preferences": {"styles": ["fiddle", "folk"], "tempo_bpm": [90, 140]}}
+    )
+    assert first.status_code == 200, first.json()
+    second = auth_client.patch(ME, {"preferences": {"tempo_bpm": None, "avoid_styles": ["chorale"]}})
+    assert second.status_code == 200, second.json()
+    assert second.json()["preferences"] == {"styles": ["fiddle", "folk"], "avoid_styles": ["chorale"]}
+
+
+@pytest.mark.parametrize(
+    "preferences",
+    [
+        {"styles": ["polka"]},
+        {"tempo_bpm": [150, 90]},
+        {"tempo_bpm": [90]},
+        {"tempo_bpm": [5, 90]},
+        {"colour": "blue"},
+        {"generated_share": 2},
+        {"styles": ["folk"], "avoid_styles": ["folk"]},
+    ],
+)
+def test_invalid_preferences_are_refused_and_nothing_changes(auth_client, preferences):
+    auth_client.patch(ME, {"preferences": {"styles": ["madrigal"]}})
+    response = auth_client.patch(ME, {"preferences": preferences}, format="json")
+    assert response.status_code == 400
+    assert "preferences" in response.json()
+    assert auth_client.get(ME).json()["preferences"] == {"styles": ["madrigal"]}
+
+
+def test_export_contains_account_and_preferences(auth_client, user):
+    auth_client.patch(ME, {"preferences": {"styles": ["medieval"]}})
+    response = auth_client.get("/api/v1/me/export/")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["account"]["username"] == user.username
+    assert body["preferences"] == {"styles": ["medieval"]}
+    assert "attachment" in response["Content-Disposition"]
+
+
+def test_delete_removes_account_and_token(make_user):
+    doomed, survivor = make_user("doomed"), make_user("survivor")
+    client = client_for(doomed)
+    assert client.delete(ME).status_code == 204
+    assert not get_user_model().objects.filter(username="doomed").exists()
+    assert client.get(ME).status_code == 401
+    assert client_for(survivor).get(ME).status_code == 200
+
+
+def test_auth_endpoints_are_throttled(api_client, monkeypatch):
+    from django.core.cache import cache
+
+    cache.clear()
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"auth": "3/min"})
+    codes = [api_client.post(TOKEN, {"username": "x", "password": "y"}).status_code for _ in range(4)]
+    assert codes[:3] == [400, 400, 400]
+    assert codes[3] == 429
+    cache.clear()
+
+
+def test_unknown_api_path_answers_json_404(auth_client):
+    response = auth_client.get("/api/v1/no-such-thing/")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
+
+
+def test_malformed_json_is_a_400_with_detail(api_client):
+    response = api_client.post(REGISTER, "{not json", content_type="application/json")
+    assert response.status_code == 400
+    assert "detail" in response.json()

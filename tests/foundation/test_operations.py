@@ -1,0 +1,101 @@
+"""Health, schema, settings from the environment."""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.validation import validate_schema
+
+from musicsite import health
+from tests.helpers import REPO_ROOT
+
+pytestmark = pytest.mark.django_db
+
+
+def test_healthz_reports_database_and_queue(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["database"] == "ok"
+    assert body["queue"] == "ok"
+    assert isinstance(body["models"], dict)
+
+
+def test_healthz_answers_503_naming_what_is_down(client, monkeypatch):
+    def broken() -> str:
+        raise RuntimeError("checkpoint file is unreadable")
+
+    monkeypatch.setitem(health._MODEL_CHECKS, "generator", broken)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["down"] == ["models.generator"]
+    assert "checkpoint file is unreadable" in body["models"]["generator"]
+
+
+def test_healthz_answers_503_when_the_redis_queue_is_unreachable(client, settings):
+    settings.TASK_BACKEND = "rq"
+    settings.RQ_QUEUES = {"default": {"URL": "redis://127.0.0.1:1/0"}}
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["down"] == ["queue"]
+
+
+def test_schema_is_valid_openapi_3():
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    validate_schema(schema)
+    assert schema["openapi"].startswith("3.")
+    assert "/api/v1/me/" in schema["paths"]
+    token_auth = schema["components"]["securitySchemes"]["tokenAuth"]
+    assert token_auth == {**token_auth, "in": "header", "name": "Authorization"}
+
+
+def test_schema_and_docs_are_served(client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert schema.status_code == 200
+    assert schema.json()["openapi"].startswith("3.")
+    docs = client.get("/api/docs/")
+    assert docs.status_code == 200
+    assert b"swagger" in docs.content.lower()
+
+
+def test_time_is_utc_and_aware():
+    assert settings.TIME_ZONE == "UTC"
+    assert settings.USE_TZ is True
+
+
+def _django_check(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    base = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "VAR_DIR": "/tmp/musicsite-check"}
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", *args],
+        cwd=REPO_ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("weak_key", [None, "short", "x7" * 40])
+def test_refuses_to_start_without_a_real_secret_key_when_debug_is_off(weak_key):
+    env = {"DEBUG": "0"} if weak_key is None else {"DEBUG": "0", "SECRET_KEY": weak_key}
+    result = _django_check(env)
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+
+
+def test_deploy_check_is_clean_with_production_settings():
+    production = {
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(60),
+        "ALLOWED_HOSTS": "music.example.org",
+        "SECURE_SSL_REDIRECT": "1",
+        "SECURE_HSTS_SECONDS": "31536000",
+    }
+    result = _django_check(production, "--deploy", "--fail-level", "WARNING")
+    assert result.returncode == 0, result.stdout + result.stderr
