@@ -52,4 +52,3 @@ def json_permission_denied(
     request: HttpRequest, exception: Exception | None = None
 ) -> JsonResponse:
     return JsonResponse({"detail": "Permission denied."}, status=403)
-

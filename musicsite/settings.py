@@ -192,7 +192,7 @@ REST_FRAMEWORK = {
         "auth": os.environ.get("THROTTLE_AUTH_RATE", "20/min"),
     },
     "EXCEPTION_HANDLER": "musicsite.api.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "musicsite.schema.ApiAutoSchema",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",

@@ -386,10 +386,15 @@ MODEL_CLASSES: dict[str, tuple[type[TokenModel], type]] = {
 }
 
 
-def build_model(kind: str, config: dict[str, object] | None = None) -> TokenModel:
-    """A fresh model of ``kind`` ("cvae" or "lstm") from a config dictionary."""
+def build_model(
+    kind: str, config: dict[str, object] | None = None, seed: int | None = None
+) -> TokenModel:
+    """A fresh model of ``kind`` ("cvae" or "lstm") from a config dictionary; a seed makes
+    its initial weights reproducible."""
     if kind not in MODEL_CLASSES:
         raise ValueError(f"unknown model kind {kind!r}; expected one of {sorted(MODEL_CLASSES)}")
+    if seed is not None:
+        torch.manual_seed(seed)
     model_class, config_class = MODEL_CLASSES[kind]
     return model_class(config_class(**(config or {})))
 

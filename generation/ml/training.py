@@ -122,10 +122,10 @@ def train_epoch(
         global_step += 1
         seen += 1
         for name in sums:
-            sums[name] += float(getattr(breakdown, name))
+            sums[name] += float(getattr(breakdown, name).detach())
         bar.update(1)
         bar.set_postfix(
-            loss=f"{float(breakdown.loss):.1f}", acc=f"{float(breakdown.token_accuracy):.3f}"
+            loss=f"{sums['loss'] / seen:.1f}", acc=f"{sums['token_accuracy'] / seen:.3f}"
         )
     bar.close()
     return {f"train_{name}": value / max(1, seen) for name, value in sums.items()}, global_step

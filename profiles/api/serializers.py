@@ -43,7 +43,7 @@ class TasteSerializer(serializers.Serializer):
 class MeSerializer(serializers.Serializer):
     id = serializers.IntegerField(source="user.pk")
     username = serializers.CharField(source="user.username")
-    email = serializers.EmailField(source="user.email")
+    email = serializers.CharField(source="user.email")
     preferences = PreferencesSerializer()
     taste = TasteSerializer(allow_null=True)
 

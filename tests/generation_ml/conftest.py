@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -34,3 +36,15 @@ def real_pieces(tmp_path_factory: pytest.TempPathFactory) -> list[TrainingPiece]
 @pytest.fixture(scope="session")
 def real_dataset(real_pieces: list[TrainingPiece]) -> SegmentDataset:
     return build_dataset(real_pieces, DataConfig())
+
+
+@pytest.fixture(scope="session")
+def small_dataset(real_dataset: SegmentDataset) -> SegmentDataset:
+    """Every third segment (all three styles): enough to learn from, quick to train on."""
+    chosen = slice(0, None, 3)
+    return dataclasses.replace(
+        real_dataset,
+        tokens=real_dataset.tokens[chosen],
+        conditions=real_dataset.conditions[chosen],
+        piece_index=real_dataset.piece_index[chosen],
+    )

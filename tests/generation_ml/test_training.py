@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from generation.ml.models import ConditionalVAE, LSTMBaseline, build_model
+from generation.ml.training import (
+    CheckpointError,
+    TrainingConfig,
+    evaluate_loss,
+    export_checkpoint,
+    load_model,
+    read_checkpoint,
+    train,
+)
+from tests.generation_ml.conftest import TINY_CVAE, TINY_LSTM
+
+FAST = TrainingConfig(
+    epochs=1, batch_size=8, learning_rate=3e-3, kl_warmup_steps=10, max_transpose=0, seed=3
+)
+
+
+def _train(model, dataset, path, config=FAST):
+    return train(model, dataset, dataset, config, path, progress=False)
+
+
+@pytest.mark.parametrize(
+    ("model_class", "config"), [(ConditionalVAE, TINY_CVAE), (LSTMBaseline, TINY_LSTM)]
+)
+def test_loss_falls_when_training_on_real_pieces(model_class, config, small_dataset, tmp_path):
+    model = model_class(config)
+    before = evaluate_loss(model, small_dataset, FAST)["valid_reconstruction"]
+    result = _train(model, small_dataset, tmp_path / "run.pt", dataclasses.replace(FAST, epochs=6))
+    after = evaluate_loss(result.model, small_dataset, FAST)["valid_reconstruction"]
+    assert after < 0.7 * before
+    losses = [entry["train_loss"] for entry in result.history]
+    assert losses[-1] < losses[0]
+
+
+def _tiny_cvae():
+    return build_model("cvae", dataclasses.asdict(TINY_CVAE), seed=FAST.seed)
+
+
+def test_training_is_deterministic_for_a_seed(small_dataset, tmp_path):
+    first = _train(_tiny_cvae(), small_dataset, tmp_path / "a.pt")
+    second = _train(_tiny_cvae(), small_dataset, tmp_path / "b.pt")
+    assert first.model.version == second.model.version
+    assert first.history[0]["train_loss"] == second.history[0]["train_loss"]
+
+
+def test_an_interrupted_run_resumes_where_it_stopped(small_dataset, tmp_path):
+    two_epochs = dataclasses.replace(FAST, epochs=2)
+    straight = _train(_tiny_cvae(), small_dataset, tmp_path / "straight.pt", two_epochs)
+    path = tmp_path / "resumed.pt"
+    _train(_tiny_cvae(), small_dataset, path, FAST)
+    resumed = _train(_tiny_cvae(), small_dataset, path, two_epochs)
+    assert [h["epoch"] for h in resumed.history] == [1, 2]
+    assert resumed.history[1]["train_loss"] == pytest.approx(straight.history[1]["train_loss"])
+
+
+def test_checkpoint_roundtrip_keeps_weights_and_metadata(small_dataset, tmp_path):
+    result = _train(_tiny_cvae(), small_dataset, tmp_path / "run.pt")
+    shipped = export_checkpoint(tmp_path / "run.pt", tmp_path / "shipped.pt")
+    model, metadata = load_model(shipped)
+    assert model.version == result.model.version
+    assert metadata["model_kind"] == "cvae"
+    assert metadata["metrics"]["valid_loss"] == result.best_metrics["valid_loss"]
+    assert metadata["data_summary"]["train_segments"] == len(small_dataset)
+    assert set(metadata["data_summary"]["pieces_per_style"]) == set(small_dataset.styles)
+    assert metadata["training_config"]["seed"] == FAST.seed
+    assert metadata["created_at"]
+    assert "resume" not in read_checkpoint(shipped)
+    assert shipped.stat().st_size < (tmp_path / "run.pt").stat().st_size
+    tokens = torch.from_numpy(small_dataset.tokens[:2])
+    conditions = torch.from_numpy(small_dataset.conditions[:2])
+    torch.testing.assert_close(
+        model.teacher_forced_logits(tokens, conditions),
+        result.model.teacher_forced_logits(tokens, conditions),
+    )
+
+
+def test_missing_and_corrupt_checkpoints_raise_a_clear_error(tmp_path):
+    with pytest.raises(CheckpointError, match="not found"):
+        load_model(tmp_path / "absent.pt")
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(b"this is not a checkpoint")
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_model(corrupt)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(3)}, foreign)
+    with pytest.raises(CheckpointError, match="not a generator checkpoint"):
+        load_model(foreign)
+
+
+def test_a_truncated_checkpoint_is_corrupt(small_dataset, tmp_path):
+    path = tmp_path / "run.pt"
+    _train(build_model("lstm", dataclasses.asdict(TINY_LSTM)), small_dataset, path)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_model(path)
