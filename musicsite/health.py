@@ -55,7 +55,12 @@ def healthz(request: HttpRequest) -> JsonResponse:
         "models": {name: _run(check) for name, check in sorted(_MODEL_CHECKS.items())},
     }
     down = [name for name in ("database", "queue") if body[name] != "ok"]
-    down += [f"models.{name}" for name, state in body["models"].items() if state != "ok"]
+    # A model served by an older version is degraded, not down: requests still succeed.
+    down += [
+        f"models.{name}"
+        for name, state in body["models"].items()
+        if state != "ok" and not state.startswith("degraded")
+    ]
     if down:
         body["down"] = down
     return JsonResponse(body, status=503 if down else 200)

@@ -80,9 +80,14 @@ def test_patch_preferences_merges_and_removes(auth_client):
         ME, {"preferences": {"styles": ["fiddle", "folk"], "tempo_bpm": [90, 140]}}
     )
     assert first.status_code == 200, first.json()
-    second = auth_client.patch(ME, {"preferences": {"tempo_bpm": None, "avoid_styles": ["chorale"]}})
+    second = auth_client.patch(
+        ME, {"preferences": {"tempo_bpm": None, "avoid_styles": ["chorale"]}}
+    )
     assert second.status_code == 200, second.json()
-    assert second.json()["preferences"] == {"styles": ["fiddle", "folk"], "avoid_styles": ["chorale"]}
+    assert second.json()["preferences"] == {
+        "styles": ["fiddle", "folk"],
+        "avoid_styles": ["chorale"],
+    }
 
 
 @pytest.mark.parametrize(
@@ -129,7 +134,9 @@ def test_auth_endpoints_are_throttled(api_client, monkeypatch):
 
     cache.clear()
     monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"auth": "3/min"})
-    codes = [api_client.post(TOKEN, {"username": "x", "password": "y"}).status_code for _ in range(4)]
+    codes = [
+        api_client.post(TOKEN, {"username": "x", "password": "y"}).status_code for _ in range(4)
+    ]
     assert codes[:3] == [400, 400, 400]
     assert codes[3] == 429
     cache.clear()

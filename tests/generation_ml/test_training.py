@@ -18,7 +18,7 @@ from generation.ml.training import (
 from tests.generation_ml.conftest import TINY_CVAE, TINY_LSTM
 
 FAST = TrainingConfig(
-    epochs=1, batch_size=8, learning_rate=3e-3, kl_warmup_steps=10, max_transpose=0, seed=3
+    epochs=1, batch_size=4, learning_rate=3e-3, kl_warmup_steps=10, max_transpose=0, seed=3
 )
 
 

@@ -30,13 +30,9 @@ class Command(BaseCommand):
         try:
             if settings.TASK_BACKEND == "rq":
                 # RQ must build django-tasks' own Job class to call a Task object.
-                call_command(
-                    "rqworker", options["queue"], job_class="django_tasks_rq.backend.Job"
-                )
+                call_command("rqworker", options["queue"], job_class="django_tasks_rq.backend.Job")
             else:
-                call_command(
-                    "db_worker", queue_name=options["queue"], interval=options["interval"]
-                )
+                call_command("db_worker", queue_name=options["queue"], interval=options["interval"])
         finally:
             stop.set()
 

@@ -1,0 +1,173 @@
+"""Register, verify and activate model artifacts; load the active one with a fallback."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from artifacts.models import ModelArtifact
+
+logger = logging.getLogger(__name__)
+Loaded = TypeVar("Loaded")
+Loader = Callable[[Path], Any]
+
+
+class ArtifactUnavailable(RuntimeError):
+    """No usable version of a model: none trained yet, or every file missing or corrupt."""
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def artifact_path(artifact: ModelArtifact) -> Path:
+    return Path(settings.MODEL_ROOT) / artifact.path
+
+
+def verify(artifact: ModelArtifact, loader: Loader) -> Any:
+    """Load ``artifact`` after checking that its file exists and is the one registered."""
+    path = artifact_path(artifact)
+    if not path.is_file():
+        raise ArtifactUnavailable(f"{artifact.version}: file {path} is missing")
+    if _sha256(path) != artifact.sha256:
+        raise ArtifactUnavailable(f"{artifact.version}: file {path} is corrupt (checksum differs)")
+    try:
+        return loader(path)
+    except Exception as exc:
+        raise ArtifactUnavailable(
+            f"{artifact.version}: file {path} cannot be loaded: {exc}"
+        ) from exc
+
+
+def new_version_name(kind: str) -> str:
+    return f"{kind}-{timezone.now():%Y%m%dT%H%M%S%f}"
+
+
+def register_artifact(
+    *,
+    kind: str,
+    source: Path,
+    loader: Loader,
+    metrics: dict[str, Any],
+    hyperparameters: dict[str, Any],
+    data_summary: dict[str, Any],
+    version: str | None = None,
+    activate: bool = True,
+) -> ModelArtifact:
+    """Copy ``source`` into MODEL_ROOT as a new version; activate it once it loads."""
+    version = version or new_version_name(kind)
+    relative = Path(kind) / f"{version}{source.suffix}"
+    target = Path(settings.MODEL_ROOT) / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(target.suffix + ".partial")
+    shutil.copyfile(source, partial)
+    partial.replace(target)  # atomic on one filesystem: readers never see half a file
+    artifact = ModelArtifact.objects.create(
+        kind=kind,
+        version=version,
+        path=str(relative),
+        sha256=_sha256(target),
+        size_bytes=target.stat().st_size,
+        metrics=metrics,
+        hyperparameters=hyperparameters,
+        data_summary=data_summary,
+    )
+    if activate:
+        activate_artifact(artifact=artifact, loader=loader)
+    return artifact
+
+
+def activate_artifact(*, artifact: ModelArtifact, loader: Loader) -> ModelArtifact:
+    """Make ``artifact`` the active version of its kind, atomically, if it loads.
+
+    A version that fails to load raises ArtifactUnavailable and the active one stays.
+    """
+    verify(artifact, loader)
+    with transaction.atomic():
+        ModelArtifact.objects.select_for_update().filter(kind=artifact.kind, is_active=True).update(
+            is_active=False
+        )
+        artifact.is_active = True
+        artifact.activated_at = timezone.now()
+        artifact.save(update_fields=["is_active", "activated_at"])
+    _ActiveCache.forget(artifact.kind)
+    return artifact
+
+
+@dataclass(frozen=True)
+class LoadedArtifact(Generic[Loaded]):
+    artifact: ModelArtifact
+    model: Loaded
+
+
+class _ActiveCache:
+    """Per-process cache of loaded models, keyed by kind, refreshed when the version changes."""
+
+    _lock = threading.Lock()
+    _entries: dict[str, LoadedArtifact] = {}
+
+    @classmethod
+    def get(cls, kind: str) -> LoadedArtifact | None:
+        return cls._entries.get(kind)
+
+    @classmethod
+    def put(cls, kind: str, entry: LoadedArtifact) -> None:
+        with cls._lock:
+            cls._entries[kind] = entry
+
+    @classmethod
+    def forget(cls, kind: str) -> None:
+        with cls._lock:
+            cls._entries.pop(kind, None)
+
+
+def load_active(kind: str, loader: Loader) -> LoadedArtifact:
+    """The active model of ``kind``; if its file is missing or corrupt, the newest older
+    version that still loads keeps serving (and the problem is logged)."""
+    active = ModelArtifact.objects.filter(kind=kind, is_active=True).first()
+    cached = _ActiveCache.get(kind)
+    if cached is not None and active is not None and cached.artifact.pk == active.pk:
+        return cached
+    candidates = list(
+        ModelArtifact.objects.filter(kind=kind, activated_at__isnull=False).order_by(
+            "-is_active", "-activated_at"
+        )
+    )
+    if not candidates:
+        raise ArtifactUnavailable(f"no {kind} model has been trained yet")
+    problems = []
+    for artifact in candidates:
+        try:
+            entry = LoadedArtifact(artifact=artifact, model=verify(artifact, loader))
+        except ArtifactUnavailable as exc:
+            problems.append(str(exc))
+            logger.error("cannot serve %s: %s", artifact.version, exc)
+            continue
+        _ActiveCache.put(kind, entry)
+        return entry
+    raise ArtifactUnavailable("; ".join(problems))
+
+
+def health(kind: str, loader: Loader) -> str:
+    """For /healthz: "ok", or what is wrong with the model of ``kind``."""
+    try:
+        served = load_active(kind, loader)
+    except ArtifactUnavailable as exc:
+        return f"unavailable: {exc}"
+    if not served.artifact.is_active:
+        return f"degraded: serving {served.artifact.version}, the active version is unusable"
+    return "ok"

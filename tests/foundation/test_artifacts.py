@@ -1,0 +1,98 @@
+"""Versioned model artifacts: atomic activation, corrupt files, fallback to a good version."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from artifacts.models import ModelArtifact
+from artifacts.services import (
+    ArtifactUnavailable,
+    activate_artifact,
+    artifact_path,
+    health,
+    load_active,
+    register_artifact,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def load_json(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+@pytest.fixture(autouse=True)
+def model_root(settings, tmp_path):
+    settings.MODEL_ROOT = tmp_path / "models"
+    return settings.MODEL_ROOT
+
+
+def register(tmp_path: Path, payload: str, **kwargs) -> ModelArtifact:
+    source = tmp_path / "model.json"
+    source.write_text(payload)
+    return register_artifact(
+        kind="demo",
+        source=source,
+        loader=load_json,
+        metrics={"ndcg": 0.3},
+        hyperparameters={"k": 1},
+        data_summary={"rows": 3},
+        **kwargs,
+    )
+
+
+def test_a_registered_artifact_is_active_and_loaded(tmp_path):
+    artifact = register(tmp_path, '{"weights": [1, 2]}')
+    served = load_active("demo", load_json)
+    assert served.artifact.pk == artifact.pk
+    assert served.model == {"weights": [1, 2]}
+    assert served.artifact.metrics == {"ndcg": 0.3}
+    assert health("demo", load_json) == "ok"
+
+
+def test_activation_switches_exactly_one_active_version(tmp_path):
+    first = register(tmp_path, '{"v": 1}')
+    second = register(tmp_path, '{"v": 2}')
+    first.refresh_from_db()
+    assert not first.is_active and second.is_active
+    assert load_active("demo", load_json).model == {"v": 2}
+    activate_artifact(artifact=first, loader=load_json)
+    assert list(ModelArtifact.objects.filter(is_active=True)) == [first]
+    assert load_active("demo", load_json).model == {"v": 1}
+
+
+def test_an_unloadable_new_version_is_refused_and_the_old_one_keeps_serving(tmp_path):
+    good = register(tmp_path, '{"v": 1}')
+    with pytest.raises(ArtifactUnavailable, match="cannot be loaded"):
+        register(tmp_path, "{not json")
+    good.refresh_from_db()
+    assert good.is_active
+    assert load_active("demo", load_json).model == {"v": 1}
+
+
+def test_a_corrupted_active_file_falls_back_to_the_previous_version(tmp_path):
+    register(tmp_path, '{"v": 1}')
+    newest = register(tmp_path, '{"v": 2}')
+    artifact_path(newest).write_text('{"v": 666}')
+    from artifacts.services import _ActiveCache
+
+    _ActiveCache.forget("demo")
+    served = load_active("demo", load_json)
+    assert served.model == {"v": 1}
+    assert health("demo", load_json).startswith("degraded")
+
+
+def test_missing_files_and_untrained_kinds_give_clear_errors(tmp_path):
+    with pytest.raises(ArtifactUnavailable, match="no demo model has been trained yet"):
+        load_active("demo", load_json)
+    only = register(tmp_path, '{"v": 1}')
+    artifact_path(only).unlink()
+    from artifacts.services import _ActiveCache
+
+    _ActiveCache.forget("demo")
+    with pytest.raises(ArtifactUnavailable, match="is missing"):
+        load_active("demo", load_json)
+    assert health("demo", load_json).startswith("unavailable")
