@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class Profile(models.Model):
@@ -35,3 +36,94 @@ class Profile(models.Model):
             "model_version": self.taste_model_version,
             "updated_at": self.taste_updated_at,
         }
+
+
+class Listen(models.Model):
+    """One play of a track by a person; (user, track, listened_at) identifies it.
+
+    ``play_count`` is 1 for a real play; an aggregate import (play counts per artist,
+    with no times) stores one row whose ``play_count`` is the count.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="listens"
+    )
+    track = models.ForeignKey("catalog.Track", on_delete=models.CASCADE, related_name="listens")
+    listened_at = models.DateTimeField()
+    ms_played = models.PositiveIntegerField(null=True, blank=True)
+    skipped = models.BooleanField(default=False)
+    play_count = models.PositiveIntegerField(default=1)
+    source = models.CharField(max_length=32, default="api", db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-listened_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "track", "listened_at"], name="listen_once_per_user_track_time"
+            )
+        ]
+        indexes = [models.Index(fields=["user", "-listened_at"], name="listen_user_time")]
+
+    def __str__(self) -> str:
+        return f"{self.user} listened to {self.track_id} at {self.listened_at:%Y-%m-%d %H:%M}"
+
+
+class FeedbackScore(models.IntegerChoices):
+    LOVE = 1
+    CLEAR = 0
+    HATE = -1
+
+
+class Feedback(models.Model):
+    """A person's current love or hate of a track; clearing it deletes the row."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="feedback"
+    )
+    track = models.ForeignKey("catalog.Track", on_delete=models.CASCADE, related_name="feedback")
+    score = models.SmallIntegerField(
+        choices=[(FeedbackScore.LOVE, "love"), (FeedbackScore.HATE, "hate")]
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "track"], name="one_feedback_per_user_track")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.get_score_display()}s {self.track_id}"
+
+
+class FeedbackEvent(models.Model):
+    """Every feedback given, clears included: the history the taste model learns from."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="feedback_events"
+    )
+    track = models.ForeignKey("catalog.Track", on_delete=models.CASCADE, related_name="+")
+    score = models.SmallIntegerField(choices=FeedbackScore.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "created_at"], name="feedback_event_user_time")]
+
+    def __str__(self) -> str:
+        return f"{self.user} scored {self.track_id} {self.score} at {self.created_at:%Y-%m-%d}"
+
+
+class NowPlaying(models.Model):
+    """What a person's player says it is playing (ListenBrainz ``playing_now``); not a listen."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="now_playing"
+    )
+    track = models.ForeignKey("catalog.Track", on_delete=models.CASCADE, related_name="+")
+    started_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.user} is playing {self.track_id}"

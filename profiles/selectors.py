@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+import numpy as np
 from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, Max, QuerySet, Sum
 from django.utils import timezone
 
+from catalog.midi.style_space import VECTOR_DIM, top_styles
 from profiles.export import export_sections
+from profiles.models import Feedback, FeedbackEvent, Listen, NowPlaying
 from profiles.services import profile_of
 
 
@@ -29,3 +34,78 @@ def export_user_data(*, user: AbstractBaseUser) -> dict[str, Any]:
     for name, section in export_sections().items():
         data[name] = section(user)
     return data
+
+
+# --- Listening history -------------------------------------------------------------------
+
+
+def listens_of(
+    *, user: AbstractBaseUser, since: datetime | None = None, until: datetime | None = None
+) -> QuerySet[Listen]:
+    """The person's listens, newest first, optionally within [since, until)."""
+    listens = Listen.objects.filter(user=user).select_related("track")
+    if since is not None:
+        listens = listens.filter(listened_at__gte=since)
+    if until is not None:
+        listens = listens.filter(listened_at__lt=until)
+    return listens.order_by("-listened_at", "-id")
+
+
+def listen_count(*, user: AbstractBaseUser) -> int:
+    return Listen.objects.filter(user=user).count()
+
+
+def now_playing_of(*, user: AbstractBaseUser) -> NowPlaying | None:
+    return (
+        NowPlaying.objects.filter(user=user, expires_at__gt=timezone.now())
+        .select_related("track")
+        .first()
+    )
+
+
+def listening_summary(*, user: AbstractBaseUser) -> dict[str, Any]:
+    """Listens, distinct tracks, top styles (weighted by plays) and the last listen."""
+    listens = Listen.objects.filter(user=user)
+    totals = listens.aggregate(
+        listens=Sum("play_count"),
+        distinct_tracks=Count("track", distinct=True),
+        last_listen=Max("listened_at"),
+    )
+    plays_per_track = listens.values("track__style_vector").annotate(plays=Sum("play_count"))
+    style_total = np.zeros(VECTOR_DIM)
+    for row in plays_per_track.iterator():
+        vector = row["track__style_vector"]
+        if vector and len(vector) == VECTOR_DIM:
+            style_total += row["plays"] * np.asarray(vector, dtype=float)
+    return {
+        "listens": totals["listens"] or 0,
+        "distinct_tracks": totals["distinct_tracks"],
+        "top_styles": top_styles(style_total) if style_total.any() else {},
+        "last_listen": totals["last_listen"],
+    }
+
+
+def export_listens(user: AbstractBaseUser) -> list[dict[str, Any]]:
+    rows = Listen.objects.filter(user=user).order_by("listened_at", "id")
+    return list(
+        rows.values(
+            "track_id",
+            "track__artist",
+            "track__title",
+            "listened_at",
+            "ms_played",
+            "skipped",
+            "play_count",
+            "source",
+            "created_at",
+        ).iterator(chunk_size=5000)
+    )
+
+
+def export_feedback(user: AbstractBaseUser) -> dict[str, list[dict[str, Any]]]:
+    current = Feedback.objects.filter(user=user).values("track_id", "score", "updated_at")
+    history = FeedbackEvent.objects.filter(user=user).order_by("created_at", "id")
+    return {
+        "current": list(current),
+        "history": list(history.values("track_id", "score", "created_at")),
+    }

@@ -3,19 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.authtoken.models import Token
 
-from profiles.models import Profile
+from catalog.external import EXTERNAL_ORIGIN, TrackMetadata, resolve_tracks, track_id_cache
+from catalog.models import Track
+from profiles.listen_input import ListenInput, ListenProblems, Problem
+from profiles.models import (
+    Feedback,
+    FeedbackEvent,
+    FeedbackScore,
+    Listen,
+    NowPlaying,
+    Profile,
+)
 from profiles.preferences import PreferencesSerializer
 
 User = get_user_model()
@@ -85,3 +97,156 @@ def ensure_demo_staff(*, username: str, password: str) -> tuple[Any, bool]:
     user.save(update_fields=["password", "is_staff", "is_superuser"])
     Token.objects.get_or_create(user=user)
     return user, created
+
+
+# --- Listening history -------------------------------------------------------------------
+
+
+@dataclass
+class ListenTally:
+    accepted: int = 0
+    duplicates: int = 0
+
+
+def visible_tracks(user: AbstractBaseUser) -> Q:
+    """Tracks a person may name: public ones, their own uploads, shared external ones."""
+    return Q(is_public=True) | Q(owner=user) | Q(origin=EXTERNAL_ORIGIN)
+
+
+def record_listens(
+    *, user: AbstractBaseUser, listens: Sequence[ListenInput], source: str
+) -> ListenTally:
+    """Store ``listens`` all-or-nothing; a listen already stored counts as a duplicate.
+
+    ``source`` labels the listens that do not name their own.
+
+    Raises ListenProblems (nothing written) when a track id is unknown or not visible.
+    """
+    try:
+        return _record_listens_once(user, listens, source)
+    except IntegrityError:
+        # A cached track id whose track was deleted since: look the names up afresh.
+        track_id_cache.forget()
+        return _record_listens_once(user, listens, source)
+
+
+@transaction.atomic
+def _record_listens_once(
+    user: AbstractBaseUser, listens: Sequence[ListenInput], source: str
+) -> ListenTally:
+    _check_track_ids(user, listens)
+    metadata_ids = resolve_tracks(listen.metadata for listen in listens if listen.metadata)
+    created_at = timezone.now()
+    rows: dict[tuple[int, datetime], tuple] = {}
+    for listen in listens:
+        track_id = listen.track_id or metadata_ids[listen.metadata.key]  # type: ignore[union-attr]
+        rows.setdefault(
+            (track_id, listen.listened_at),
+            (listen.ms_played, listen.skipped, listen.play_count, listen.source or source),
+        )
+    accepted = _insert_listens(user.pk, rows, created_at)
+    return ListenTally(accepted=accepted, duplicates=len(listens) - accepted)
+
+
+def _check_track_ids(user: AbstractBaseUser, listens: Sequence[ListenInput]) -> None:
+    wanted = {listen.track_id for listen in listens if listen.track_id is not None}
+    if not wanted:
+        return
+    known = set(
+        Track.objects.filter(visible_tracks(user), pk__in=wanted).values_list("pk", flat=True)
+    )
+    problems = [
+        Problem(index, "track", f"Unknown track id {listen.track_id}.")
+        for index, listen in enumerate(listens)
+        if listen.track_id is not None and listen.track_id not in known
+    ]
+    if problems:
+        raise ListenProblems(problems)
+
+
+_LISTEN_COLUMNS = (
+    "user_id",
+    "track_id",
+    "listened_at",
+    "ms_played",
+    "skipped",
+    "play_count",
+    "source",
+    "created_at",
+)
+
+
+def _insert_listens(
+    user_id: int, rows: dict[tuple[int, datetime], tuple], created_at: datetime
+) -> int:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING: the number of rows really inserted.
+
+    The unique constraint, not a prior read, decides what is a duplicate, so concurrent
+    clients submitting the same listens never store one twice.
+    """
+    if not rows:
+        return 0
+    ops = connection.ops
+    quote = ops.quote_name
+    stamp = ops.adapt_datetimefield_value(created_at)
+    values = [
+        (user_id, track_id, ops.adapt_datetimefield_value(at), *details, stamp)
+        for (track_id, at), details in rows.items()
+    ]
+    max_params = connection.features.max_query_params or 60_000
+    per_statement = max(1, max_params // len(_LISTEN_COLUMNS))
+    row_sql = "(" + ", ".join(["%s"] * len(_LISTEN_COLUMNS)) + ")"
+    head = (
+        f"INSERT INTO {quote(Listen._meta.db_table)} "
+        f"({', '.join(quote(c) for c in _LISTEN_COLUMNS)}) VALUES "
+    )
+    tail = (
+        f" ON CONFLICT ({quote('user_id')}, {quote('track_id')}, {quote('listened_at')})"
+        f" DO NOTHING RETURNING {quote('id')}"
+    )
+    inserted = 0
+    with connection.cursor() as cursor:
+        for start in range(0, len(values), per_statement):
+            batch = values[start : start + per_statement]
+            params = [value for row in batch for value in row]
+            cursor.execute(head + ", ".join([row_sql] * len(batch)) + tail, params)
+            inserted += len(cursor.fetchall())
+    return inserted
+
+
+# --- Feedback and now playing ------------------------------------------------------------
+
+
+@transaction.atomic
+def set_feedback(*, user: AbstractBaseUser, track_id: int, score: int) -> Feedback | None:
+    """Love (1), hate (-1) or clear (0) a track; every change is kept in the history."""
+    if not Track.objects.filter(visible_tracks(user), pk=track_id).exists():
+        raise ValidationError({"track": [f"Unknown track id {track_id}."]})
+    now = timezone.now()
+    FeedbackEvent.objects.create(user=user, track_id=track_id, score=score, created_at=now)
+    if score == FeedbackScore.CLEAR:
+        Feedback.objects.filter(user=user, track_id=track_id).delete()
+        return None
+    feedback, _ = Feedback.objects.update_or_create(
+        user=user, track_id=track_id, defaults={"score": score, "updated_at": now}
+    )
+    return feedback
+
+
+NOW_PLAYING_DEFAULT = timedelta(minutes=10)
+
+
+@transaction.atomic
+def set_now_playing(*, user: AbstractBaseUser, metadata: TrackMetadata) -> NowPlaying:
+    """Show ``metadata`` as playing until the track would end (or ten minutes)."""
+    track_id = resolve_tracks([metadata])[metadata.key]
+    now = timezone.now()
+    lasts = (
+        timedelta(milliseconds=metadata.duration_ms)
+        if metadata.duration_ms
+        else NOW_PLAYING_DEFAULT
+    )
+    playing, _ = NowPlaying.objects.update_or_create(
+        user=user, defaults={"track_id": track_id, "started_at": now, "expires_at": now + lasts}
+    )
+    return playing

@@ -17,6 +17,12 @@ MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 
 MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
 
 NOTE_LENGTH_QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
+# Note lengths in beats: sixteenths and shorter, eighths, quarters, halves, longer.
+NOTE_LENGTH_BIN_EDGES = (0.0, 0.3, 0.6, 1.1, 2.1, np.inf)
+# Where onsets fall within the beat: on it, on its half, on its thirds, its quarters, elsewhere.
+ONSET_PHASES = (0.0, 0.5, 1 / 3, 2 / 3, 0.25, 0.75)
+ONSET_PHASE_GROUPS = ((0,), (1,), (2, 3), (4, 5))
+ONSET_PHASE_TOLERANCE = 0.04
 # Melodic intervals in semitones: unison/repeat, step, third, fourth/fifth, larger leap.
 INTERVAL_BIN_EDGES = (0, 1, 3, 5, 8, 128)
 DEFAULT_TEMPO_BPM = 120.0
@@ -54,6 +60,8 @@ class MidiFeatures:
     mean_polyphony: float
     max_polyphony: int
     note_length_beats: dict[str, float]
+    note_length_histogram: list[float]
+    onset_phase_histogram: list[float]
     melodic_interval_histogram: list[float]
     voice_count: int
     instrument_programs: list[int] = field(default_factory=list)
@@ -104,6 +112,12 @@ def numeric_features(features: MidiFeatures) -> dict[str, float]:
         {f"note_length_{name}": value for name, value in features.note_length_beats.items()}
     )
     values.update({f"relative_pc_{i}": float(v) for i, v in enumerate(relative_histogram)})
+    # Absolute pitch classes too: dance tunes favour the keys their instruments play easily.
+    values.update(
+        {f"absolute_pc_{i}": float(v) for i, v in enumerate(features.pitch_class_histogram)}
+    )
+    values.update({f"note_length_bin_{i}": v for i, v in enumerate(features.note_length_histogram)})
+    values.update({f"onset_phase_{i}": v for i, v in enumerate(features.onset_phase_histogram)})
     values.update(
         {f"interval_bin_{i}": v for i, v in enumerate(features.melodic_interval_histogram)}
     )
@@ -130,7 +144,8 @@ def extract_features(midi: pretty_midi.PrettyMIDI) -> MidiFeatures:
     tempo_bpm = _mean_tempo(midi, duration_s)
     histogram = _pitch_class_histogram(pitches, durations)
     key = estimate_key(histogram)
-    length_beats = _seconds_to_beats(midi, ends) - _seconds_to_beats(midi, starts)
+    onset_beats = _seconds_to_beats(midi, starts)
+    length_beats = _seconds_to_beats(midi, ends) - onset_beats
     total_beats = float(_seconds_to_beats(midi, np.array([duration_s]))[0])
     mean_polyphony, max_polyphony = _polyphony(starts, ends)
     return MidiFeatures(
@@ -151,9 +166,11 @@ def extract_features(midi: pretty_midi.PrettyMIDI) -> MidiFeatures:
         mean_polyphony=round(mean_polyphony, 4),
         max_polyphony=max_polyphony,
         note_length_beats=_note_length_summary(length_beats),
+        note_length_histogram=_fractions(np.histogram(length_beats, bins=NOTE_LENGTH_BIN_EDGES)[0]),
+        onset_phase_histogram=_onset_phase_histogram(onset_beats),
         melodic_interval_histogram=_melodic_interval_histogram(pitched),
         voice_count=sum(1 for instrument in pitched if instrument.notes),
-        instrument_programs=sorted({instrument.program for instrument in pitched}),
+        instrument_programs=sorted({int(instrument.program) for instrument in pitched}),
         has_drums=any(instrument.is_drum for instrument in midi.instruments),
     )
 
@@ -224,6 +241,21 @@ def _note_length_summary(length_beats: np.ndarray) -> dict[str, float]:
     return summary
 
 
+def _fractions(counts: np.ndarray) -> list[float]:
+    total = counts.sum()
+    return [round(float(v), 4) for v in (counts / total if total else counts)]
+
+
+def _onset_phase_histogram(onset_beats: np.ndarray) -> list[float]:
+    phases = onset_beats % 1.0
+    distances = np.abs(phases[:, None] - np.array(ONSET_PHASES)[None, :])
+    distances = np.minimum(distances, 1.0 - distances)  # phase 0.98 is near the beat
+    near = distances <= ONSET_PHASE_TOLERANCE
+    counts = [int(near[:, list(group)].any(axis=1).sum()) for group in ONSET_PHASE_GROUPS]
+    counts.append(len(phases) - sum(counts))
+    return _fractions(np.array(counts))
+
+
 def _melodic_interval_histogram(instruments: list[pretty_midi.Instrument]) -> list[float]:
     """Intervals between successive onsets within each voice, taking its top note at chords."""
     intervals: list[np.ndarray] = []
@@ -238,4 +270,4 @@ def _melodic_interval_histogram(instruments: list[pretty_midi.Instrument]) -> li
     if not intervals:
         return [0.0] * (len(INTERVAL_BIN_EDGES) - 1)
     counts, _ = np.histogram(np.concatenate(intervals), bins=INTERVAL_BIN_EDGES)
-    return [round(float(v), 4) for v in counts / counts.sum()]
+    return _fractions(counts)

@@ -37,9 +37,9 @@ class TrainingConfig:
     batch_size: int = 64
     learning_rate: float = 1e-3
     grad_clip: float = 1.0
-    kl_weight: float = 0.3
+    kl_weight: float = 0.2
     kl_warmup_steps: int = 1500
-    free_bits: float = 0.1  # nats per latent dimension
+    free_bits: float = 0.5  # nats per latent dimension: 48 nats for 96 dimensions
     patience: int = 5
     max_transpose: int = 5
     seed: int = 0

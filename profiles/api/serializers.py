@@ -1,8 +1,21 @@
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from profiles.importers import FORMATS
+from profiles.importers.rules import (
+    MAX_LISTENS_PER_REQUEST,
+    MAX_NAME_CHARS,
+    MAX_SOURCE_CHARS,
+    MIN_LISTENED_AT,
+)
+from profiles.listen_input import MAX_COUNT, MAX_ID, read_timestamp
+from profiles.models import FeedbackScore
 from profiles.preferences import PreferencesSerializer
 
 User = get_user_model()
@@ -53,3 +66,150 @@ class MeUpdateSerializer(serializers.Serializer):
         help_text="Preferences to change; see the `preferences` object of GET /me/. "
         "A null value removes that preference."
     )
+
+
+# --- Listening history -------------------------------------------------------------------
+# The submission serializers document the request body; the body itself is validated by
+# profiles.listen_input, which is fast enough for 1000-listen batches.
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "format": "date-time"},
+            {"type": "integer", "minimum": int(MIN_LISTENED_AT.timestamp())},
+        ],
+        "description": "ISO 8601, or Unix seconds; from 2002-10-01 to an hour from now.",
+    }
+)
+class TimestampField(serializers.Field):
+    def to_internal_value(self, data: Any) -> datetime:
+        if isinstance(data, str) and data.isdigit():
+            data = int(data)
+        try:
+            return read_timestamp(data)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+    def to_representation(self, value: datetime) -> str:
+        return value.isoformat()
+
+
+class TrackMetadataSerializer(serializers.Serializer):
+    artist_name = serializers.CharField(max_length=MAX_NAME_CHARS)
+    track_name = serializers.CharField(max_length=MAX_NAME_CHARS)
+    release_name = serializers.CharField(
+        max_length=MAX_NAME_CHARS, required=False, allow_blank=True, help_text="Album."
+    )
+    duration_ms = serializers.IntegerField(
+        min_value=0, max_value=MAX_COUNT, required=False, allow_null=True
+    )
+    recording_mbid = serializers.UUIDField(required=False, help_text="MusicBrainz recording id.")
+
+
+class ListenSubmissionSerializer(serializers.Serializer):
+    track = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, required=False, help_text="A catalog track id."
+    )
+    track_metadata = TrackMetadataSerializer(
+        required=False,
+        help_text="Instead of `track`: matched to a catalog track by normalized artist and "
+        "title, or stored as a metadata-only (external) track.",
+    )
+    listened_at = TimestampField()
+    ms_played = serializers.IntegerField(
+        min_value=0, max_value=MAX_COUNT, required=False, allow_null=True
+    )
+    skipped = serializers.BooleanField(required=False, default=False)
+    source = serializers.CharField(
+        max_length=MAX_SOURCE_CHARS, required=False, help_text='The submitting app; "api".'
+    )
+
+
+class ListenBatchSerializer(serializers.Serializer):
+    listens = ListenSubmissionSerializer(
+        many=True,
+        min_length=1,
+        max_length=MAX_LISTENS_PER_REQUEST,
+        help_text="Stored all-or-nothing; each listen may be at most 10,240 bytes of JSON.",
+    )
+
+
+class ListenTallySerializer(serializers.Serializer):
+    accepted = serializers.IntegerField(help_text="Listens newly stored.")
+    duplicates = serializers.IntegerField(help_text="Listens that were already stored.")
+
+
+class ListenedTrackSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    artist = serializers.CharField()
+    origin = serializers.CharField()
+
+
+class ListenSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    track = ListenedTrackSerializer()
+    listened_at = serializers.DateTimeField()
+    ms_played = serializers.IntegerField(allow_null=True)
+    skipped = serializers.BooleanField()
+    play_count = serializers.IntegerField()
+    source = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class ListenRangeSerializer(serializers.Serializer):
+    since = TimestampField(required=False, help_text="Listens at or after this time.")
+    until = TimestampField(required=False, help_text="Listens before this time.")
+
+
+class ImportRequestSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="The history file, as the service exported it.")
+    format = serializers.ChoiceField(choices=FORMATS)
+    file_user = serializers.CharField(
+        required=False,
+        max_length=150,
+        help_text="lastfm-1k and hetrec hold many people: whose rows to import "
+        "(default: the first row's).",
+    )
+    artists = serializers.FileField(
+        required=False, help_text="hetrec only: artists.dat, to name the artists."
+    )
+
+
+class SkippedLineSerializer(serializers.Serializer):
+    line = serializers.IntegerField(help_text="Line number; in a JSON array, item number.")
+    reason = serializers.CharField()
+
+
+class ImportReportSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    skipped = SkippedLineSerializer(many=True)
+    other_user_rows = serializers.IntegerField(
+        help_text="Rows of other people in a multi-user data set, not imported."
+    )
+
+
+class ImportJobSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=["queued", "running", "succeeded", "failed"])
+    progress = serializers.FloatField()
+    message = serializers.CharField()
+    error = serializers.CharField()
+    result = ImportReportSerializer(allow_null=True)
+    url = serializers.CharField()
+
+
+class FeedbackRequestSerializer(serializers.Serializer):
+    track = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    score = serializers.ChoiceField(
+        choices=[FeedbackScore.LOVE, FeedbackScore.CLEAR, FeedbackScore.HATE],
+        help_text="1 love, -1 hate, 0 clear.",
+    )
+
+
+class FeedbackSerializer(serializers.Serializer):
+    track = serializers.IntegerField()
+    score = serializers.IntegerField()
+    updated_at = serializers.DateTimeField()

@@ -7,4 +7,8 @@ urlpatterns = [
     path("auth/token/", views.TokenView.as_view(), name="token"),
     path("me/", views.MeView.as_view(), name="me"),
     path("me/export/", views.ExportView.as_view(), name="me-export"),
+    path("listens/", views.ListensView.as_view(), name="listens"),
+    path("listens/import/", views.ImportView.as_view(), name="listens-import"),
+    path("listens/import/<int:job_id>/", views.ImportJobView.as_view(), name="listens-import-job"),
+    path("feedback/", views.FeedbackView.as_view(), name="feedback"),
 ]

@@ -1,18 +1,40 @@
 from __future__ import annotations
 
+import io
+import uuid
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
 from django.contrib.auth import authenticate
+from django.core.files.uploadedfile import UploadedFile
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import permissions, status
 from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from jobs.models import Job, JobStatus
+from jobs.services import submit_job
+from musicsite.api import PagePagination
 from profiles import selectors, services
 from profiles.api.serializers import (
+    FeedbackRequestSerializer,
+    FeedbackSerializer,
+    ImportJobSerializer,
+    ImportReportSerializer,
+    ImportRequestSerializer,
+    ListenBatchSerializer,
+    ListenRangeSerializer,
+    ListenSerializer,
+    ListenTallySerializer,
     MeSerializer,
     MeUpdateSerializer,
     RegisteredSerializer,
@@ -20,6 +42,14 @@ from profiles.api.serializers import (
     TokenRequestSerializer,
     TokenSerializer,
 )
+from profiles.importers.hetrec import read_hetrec_artists
+from profiles.importers.rules import MAX_LISTENS_PER_REQUEST
+from profiles.importing import IMPORT_JOB_KIND, import_listens
+from profiles.listen_input import ListenProblems, Problem, read_api_listens
+from profiles.models import Feedback
+
+# Larger uploads are imported by a job rather than within the request.
+SYNC_IMPORT_MAX_BYTES = 8 * 2**20
 
 
 class AuthView(APIView):
@@ -84,3 +114,175 @@ class ExportView(APIView):
         filename = f"musicsite-export-{request.user.username}.json"
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
+
+
+# --- Listening history and feedback ------------------------------------------------------
+
+
+def problems_body(problems: list[Problem]) -> dict[str, Any]:
+    """``{"listens": {"<index>": {"<field>": ["message"]}}}``: every bad field of every item."""
+    items: dict[str, dict[str, list[str]]] = {}
+    for problem in problems:
+        items.setdefault(str(problem.index), {}).setdefault(problem.field, []).append(
+            problem.message
+        )
+    return {"listens": items}
+
+
+class ListensView(APIView):
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        parameters=[ListenRangeSerializer],
+        responses={200: ListenSerializer(many=True)},
+        description="The person's own listens, newest first.",
+    )
+    def get(self, request: Request) -> Response:
+        query = ListenRangeSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        listens = selectors.listens_of(user=request.user, **query.validated_data)
+        paginator = PagePagination()
+        page = paginator.paginate_queryset(listens, request, view=self)
+        return paginator.get_paginated_response(ListenSerializer(page, many=True).data)
+
+    @extend_schema(
+        request=ListenBatchSerializer,
+        responses={201: ListenTallySerializer},
+        description="Up to 1000 listens, stored all-or-nothing and idempotently on "
+        "(user, track, listened_at). A 400 names each offending item by index and field: "
+        '`{"listens": {"3": {"listened_at": ["..."]}}}`; nothing is stored then.',
+    )
+    def post(self, request: Request) -> Response:
+        data = request.data
+        items = data.get("listens") if isinstance(data, dict) else None
+        if not isinstance(items, list) or not items:
+            raise ValidationError({"listens": ["A non-empty list of listens is required."]})
+        if len(items) > MAX_LISTENS_PER_REQUEST:
+            message = f"At most {MAX_LISTENS_PER_REQUEST} listens per request."
+            raise ValidationError({"listens": [message]})
+        try:
+            listens = read_api_listens(items, now=timezone.now(), body_bytes=len(request.body))
+            tally = services.record_listens(user=request.user, listens=listens, source="api")
+        except ListenProblems as exc:
+            raise ValidationError(problems_body(exc.problems)) from None
+        body = {"accepted": tally.accepted, "duplicates": tally.duplicates}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+def _content_length(request: Request) -> int | None:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or "")
+    except ValueError:
+        return None
+
+
+class ImportView(APIView):
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        request={"multipart/form-data": ImportRequestSerializer},
+        responses={
+            201: ImportReportSerializer,
+            202: OpenApiResponse(
+                ImportJobSerializer,
+                description=f"Files over {SYNC_IMPORT_MAX_BYTES // 2**20} MiB are imported "
+                "by a background job; poll its url.",
+            ),
+        },
+        description="Import a listening-history export. Re-importing a file adds nothing.",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = ImportRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        upload, artists = data["file"], data.get("artists")
+        if upload.size > SYNC_IMPORT_MAX_BYTES:
+            job = _submit_import_job(request, data)
+            return Response(_job_body(request, job), status=status.HTTP_202_ACCEPTED)
+        options = {"file_user": data.get("file_user")} if data.get("file_user") else {}
+        if artists is not None:
+            options["artist_names"] = read_hetrec_artists(
+                io.TextIOWrapper(artists, encoding="utf-8", errors="replace")
+            )
+        report = import_listens(
+            user=request.user,
+            format_name=data["format"],
+            stream=upload.file,
+            total_bytes=upload.size,
+            options=options,
+        )
+        return Response(report.as_dict(), status=status.HTTP_201_CREATED)
+
+
+def _save_upload(upload: UploadedFile) -> Path:
+    folder = Path(settings.MEDIA_ROOT) / "imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{uuid.uuid4().hex}.upload"
+    with path.open("wb") as saved:
+        for chunk in upload.chunks():
+            saved.write(chunk)
+    return path
+
+
+def _submit_import_job(request: Request, data: dict[str, Any]) -> Job:
+    artists = data.get("artists")
+    params = {
+        "user_id": request.user.pk,
+        "format": data["format"],
+        "path": str(_save_upload(data["file"])),
+        "file_user": data.get("file_user") or "",
+        "artists_path": str(_save_upload(artists)) if artists else "",
+    }
+    return submit_job(kind=IMPORT_JOB_KIND, owner=request.user, params=params)
+
+
+def _job_body(request: Request, job: Job) -> dict[str, Any]:
+    url = request.build_absolute_uri(reverse("listens-import-job", args=[job.pk]))
+    return {
+        "id": job.pk,
+        "status": job.status,
+        "progress": job.progress,
+        "message": job.message,
+        "error": job.error,
+        "result": job.result if job.status == JobStatus.SUCCEEDED else None,
+        "url": url,
+    }
+
+
+class ImportJobView(APIView):
+    @extend_schema(responses={200: ImportJobSerializer}, description="An import job of yours.")
+    def get(self, request: Request, job_id: int) -> Response:
+        job = get_object_or_404(Job, pk=job_id, owner=request.user, kind=IMPORT_JOB_KIND)
+        return Response(_job_body(request, job))
+
+
+class FeedbackView(APIView):
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        responses={200: FeedbackSerializer(many=True)},
+        description="The person's current loves and hates.",
+    )
+    def get(self, request: Request) -> Response:
+        paginator = PagePagination()
+        feedback = Feedback.objects.filter(user=request.user).order_by("-updated_at", "-id")
+        page = paginator.paginate_queryset(feedback, request, view=self)
+        rows = [{"track": f.track_id, "score": f.score, "updated_at": f.updated_at} for f in page]
+        return paginator.get_paginated_response(FeedbackSerializer(rows, many=True).data)
+
+    @extend_schema(
+        request=FeedbackRequestSerializer,
+        responses={200: FeedbackSerializer},
+        description="Love (1), hate (-1) or clear (0) a track; every change is kept.",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = FeedbackRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        track_id, score = serializer.validated_data["track"], serializer.validated_data["score"]
+        feedback = services.set_feedback(user=request.user, track_id=track_id, score=score)
+        body = {
+            "track": track_id,
+            "score": score,
+            "updated_at": feedback.updated_at if feedback else timezone.now(),
+        }
+        return Response(FeedbackSerializer(body).data)

@@ -1,4 +1,4 @@
-"""User × item interaction data: tab-separated files, a sparse matrix, and per-user splits.
+"""User x item interaction data: tab-separated files, a sparse matrix, and per-user splits.
 
 The file format is the one of HetRec lastfm-2k's ``user_artists.dat``: a header line, then
 ``user<TAB>item<TAB>weight`` rows (extra columns are ignored). Weights are raw play counts;
@@ -41,7 +41,7 @@ def write_interactions(frame: pd.DataFrame, path: str | Path) -> Path:
 
 @dataclass(frozen=True)
 class Interactions:
-    """A CSR ``users × items`` weight matrix plus the maps between external ids and indices."""
+    """A CSR ``users x items`` weight matrix plus the maps between external ids and indices."""
 
     matrix: sparse.csr_matrix
     user_ids: np.ndarray

@@ -19,7 +19,7 @@ from scipy import sparse
 from tqdm import tqdm
 
 ScoreUsers = Callable[[np.ndarray], np.ndarray]
-"""Dense ``len(users) × n_items`` scores for a batch of user indices."""
+"""Dense ``len(users) x n_items`` scores for a batch of user indices."""
 
 
 def _discounts(k: int) -> np.ndarray:

@@ -1,0 +1,144 @@
+"""Tracks named by metadata (artist and title) rather than by id: listens from other apps.
+
+Metadata is matched to a catalog track by normalized artist and title; when nothing
+matches, a metadata-only track (``origin="external"``, no MIDI) is created, so that no
+listen is ever dropped. External tracks are shared by everyone who names the same song
+and are not public: they never show in the catalog.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import connection
+from django.db.models import Q
+
+from catalog.models import Track, normalize_name
+
+EXTERNAL_ORIGIN = "external"
+_CACHE_LIMIT = 100_000
+
+MatchKey = tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class TrackMetadata:
+    artist_name: str
+    track_name: str
+    release_name: str = ""
+    duration_ms: int | None = None
+    recording_mbid: str = ""
+
+    @property
+    def key(self) -> MatchKey:
+        return match_key(self.artist_name, self.track_name)
+
+
+def match_key(artist_name: str, track_name: str) -> MatchKey:
+    return normalize_name(artist_name), normalize_name(track_name)
+
+
+class _TrackIdCache:
+    """Normalized (artist, title) → track id, per process; emptied when it grows too big.
+
+    A hit may name a track deleted since; the caller's insert then fails on the foreign
+    key and it calls ``forget`` before retrying.
+    """
+
+    def __init__(self) -> None:
+        self.ids: dict[MatchKey, int] = {}
+
+    def get_many(self, keys: Iterable[MatchKey]) -> dict[MatchKey, int]:
+        return {key: self.ids[key] for key in keys if key in self.ids}
+
+    def put_many(self, found: dict[MatchKey, int]) -> None:
+        if len(self.ids) + len(found) > _CACHE_LIMIT:
+            self.ids.clear()
+        self.ids.update(found)
+
+    def forget(self) -> None:
+        self.ids.clear()
+
+
+track_id_cache = _TrackIdCache()
+
+
+def resolve_tracks(metadata: Iterable[TrackMetadata]) -> dict[MatchKey, int]:
+    """The track id for each item's match key, creating metadata-only tracks as needed.
+
+    Call it inside the transaction that uses the ids. Concurrent callers never create
+    two tracks for one key: on PostgreSQL the keys to create are locked (advisory
+    transaction locks, in a fixed order) and looked up again under the lock; SQLite
+    transactions already take the write lock when they begin.
+    """
+    wanted = {item.key: item for item in metadata}
+    found = track_id_cache.get_many(wanted)
+    missing = [key for key in wanted if key not in found]
+    if missing:
+        found.update(_lookup(missing))
+        missing = [key for key in missing if key not in found]
+    if missing:
+        _lock_keys(missing)
+        found.update(_lookup(missing))
+        created = _create([wanted[key] for key in missing if key not in found])
+        found.update(created)
+    track_id_cache.put_many(found)
+    return found
+
+
+def _matchable() -> Q:
+    """Public catalog tracks and shared external ones; never someone's private upload."""
+    return Q(is_public=True) | Q(origin=EXTERNAL_ORIGIN)
+
+
+def _lookup(keys: list[MatchKey]) -> dict[MatchKey, int]:
+    wanted = set(keys)
+    rows = (
+        Track.objects.filter(_matchable())
+        .filter(
+            normalized_artist__in={artist for artist, _ in keys},
+            normalized_title__in={title for _, title in keys},
+        )
+        .order_by("pk")
+        .values_list("normalized_artist", "normalized_title", "pk")
+    )
+    found: dict[MatchKey, int] = {}
+    for artist, title, track_id in rows.iterator(chunk_size=2000):
+        if (artist, title) in wanted:
+            found.setdefault((artist, title), track_id)
+    return found
+
+
+def _lock_keys(keys: list[MatchKey]) -> None:
+    if connection.vendor != "postgresql":
+        return
+    lock_ids = sorted({_lock_id(key) for key in keys})
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(id) FROM unnest(%s::bigint[]) AS id", [lock_ids]
+        )
+
+
+def _lock_id(key: MatchKey) -> int:
+    digest = hashlib.blake2b("\x1f".join(key).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _create(items: list[TrackMetadata]) -> dict[MatchKey, int]:
+    tracks = [
+        Track(
+            title=item.track_name,
+            artist=item.artist_name,
+            origin=EXTERNAL_ORIGIN,
+            is_public=False,
+            duration_s=item.duration_ms / 1000 if item.duration_ms else None,
+            source_id=item.recording_mbid,
+            normalized_artist=item.key[0],
+            normalized_title=item.key[1],
+        )
+        for item in items
+    ]
+    Track.objects.bulk_create(tracks, batch_size=500)
+    return {item.key: track.pk for item, track in zip(items, tracks, strict=True)}

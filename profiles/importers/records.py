@@ -1,0 +1,77 @@
+"""What the streaming parsers yield: one record per line (or per JSON item) of a file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from profiles.importers.rules import MAX_NAME_CHARS, listened_at_problem
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedListen:
+    """One listen read from a file; ``line`` is its line (or, in a JSON array, item) number."""
+
+    line: int
+    artist_name: str
+    track_name: str
+    listened_at: datetime
+    album: str = ""
+    ms_played: int | None = None
+    skipped: bool = False
+    play_count: int = 1
+    recording_mbid: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedLine:
+    line: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class OtherUserRow:
+    """A row of a multi-user data set that belongs to a user other than the one imported."""
+
+    line: int
+    file_user: str
+
+
+ImportRecord = ParsedListen | SkippedLine | OtherUserRow
+
+
+class ImportFormatError(ValueError):
+    """The file as a whole is not in the announced format."""
+
+
+def checked_listen(
+    *,
+    line: int,
+    artist_name: object,
+    track_name: object,
+    listened_at: datetime,
+    now: datetime,
+    **details: object,
+) -> ParsedListen | SkippedLine:
+    """A ParsedListen, or the reason this line cannot become one."""
+    if not isinstance(artist_name, str) or not artist_name.strip():
+        return SkippedLine(line, "no artist name")
+    if not isinstance(track_name, str) or not track_name.strip():
+        return SkippedLine(line, "no track name")
+    if max(len(artist_name), len(track_name)) > MAX_NAME_CHARS:
+        return SkippedLine(line, f"artist or track name longer than {MAX_NAME_CHARS} characters")
+    problem = listened_at_problem(listened_at, now)
+    if problem:
+        return SkippedLine(line, problem)
+    return ParsedListen(
+        line=line,
+        artist_name=_storable(artist_name),
+        track_name=_storable(track_name),
+        listened_at=listened_at,
+        **details,  # type: ignore[arg-type]
+    )
+
+
+def _storable(text: str) -> str:
+    """Without NUL characters, which PostgreSQL text cannot hold."""
+    return text.replace("\x00", "").strip()

@@ -1,0 +1,140 @@
+"""Importing listening-history files: stream, parse, store in idempotent chunks.
+
+Each chunk of ``CHUNK_SIZE`` listens is stored in its own transaction through
+``record_listens``; since storing is idempotent, a run that stops half-way (a crash, a
+lost worker) is finished by running the import again, without doubling anything.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.utils import timezone
+
+from catalog.external import TrackMetadata
+from jobs.registry import job_handler
+from jobs.runner import JobContext, JobError
+from profiles.importers import parse
+from profiles.importers.hetrec import read_hetrec_artists
+from profiles.importers.records import ImportRecord, OtherUserRow, ParsedListen, SkippedLine
+from profiles.listen_input import ListenInput
+from profiles.services import record_listens
+
+CHUNK_SIZE = 1000
+IMPORT_JOB_KIND = "profiles.import_listens"
+Progress = Callable[[float, str], None]
+
+
+@dataclass
+class ImportReport:
+    accepted: int = 0
+    duplicates: int = 0
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    other_user_rows: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def import_source(format_name: str) -> str:
+    return f"import:{format_name}"
+
+
+def _as_input(parsed: ParsedListen) -> ListenInput:
+    return ListenInput(
+        listened_at=parsed.listened_at,
+        metadata=TrackMetadata(
+            artist_name=parsed.artist_name,
+            track_name=parsed.track_name,
+            release_name=parsed.album,
+            recording_mbid=parsed.recording_mbid,
+        ),
+        ms_played=parsed.ms_played,
+        skipped=parsed.skipped,
+        play_count=parsed.play_count,
+    )
+
+
+def _chunks(records: Iterator[ImportRecord], report: ImportReport) -> Iterator[list[ListenInput]]:
+    chunk: list[ListenInput] = []
+    for record in records:
+        if isinstance(record, ParsedListen):
+            chunk.append(_as_input(record))
+            if len(chunk) == CHUNK_SIZE:
+                yield chunk
+                chunk = []
+        elif isinstance(record, SkippedLine):
+            report.skipped.append({"line": record.line, "reason": record.reason})
+        elif isinstance(record, OtherUserRow):
+            report.other_user_rows += 1
+    if chunk:
+        yield chunk
+
+
+def import_listens(
+    *,
+    user: AbstractBaseUser,
+    format_name: str,
+    stream: BinaryIO,
+    total_bytes: int | None = None,
+    options: dict[str, Any] | None = None,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import a file of ``format_name`` from a binary ``stream``; returns what happened.
+
+    ``options`` go to the format's parser (``file_user``, ``artist_names``).
+    """
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
+    records = parse(format_name, text, now=timezone.now(), **(options or {}))
+    report = ImportReport()
+    for chunk in _chunks(records, report):
+        tally = record_listens(user=user, listens=chunk, source=import_source(format_name))
+        report.accepted += tally.accepted
+        report.duplicates += tally.duplicates
+        if progress and total_bytes:
+            done = min(1.0, stream.tell() / total_bytes)
+            progress(done, f"{report.accepted} listens stored")
+    return report
+
+
+def parser_options(
+    *, file_user: str | None = None, artists_path: Path | None = None
+) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if file_user:
+        options["file_user"] = file_user
+    if artists_path:
+        with artists_path.open(encoding="utf-8", errors="replace") as artists:
+            options["artist_names"] = read_hetrec_artists(artists)
+    return options
+
+
+@job_handler(IMPORT_JOB_KIND)
+def run_import_job(context: JobContext) -> dict[str, Any]:
+    """Import an uploaded file saved under MEDIA_ROOT; the file is removed once imported."""
+    params = context.params
+    path = Path(params["path"])
+    if not path.exists():
+        raise JobError("The uploaded file is gone; upload it again.")
+    user = get_user_model().objects.get(pk=params["user_id"])
+    artists = Path(params["artists_path"]) if params.get("artists_path") else None
+    options = parser_options(file_user=params.get("file_user"), artists_path=artists)
+    with path.open("rb") as stream:
+        report = import_listens(
+            user=user,
+            format_name=params["format"],
+            stream=stream,
+            total_bytes=path.stat().st_size,
+            options=options,
+            progress=context.progress,
+        )
+    for leftover in (path, artists):
+        if leftover:
+            leftover.unlink(missing_ok=True)
+    return report.as_dict()

@@ -1,0 +1,449 @@
+"""Recommenders with a small library-like API over a sparse ``users x items`` matrix.
+
+Every recommender is fitted on raw interaction weights (play counts) and answers:
+
+* ``fit(user_items, item_vectors=None)``
+* ``recommend(user_index, n, exclude_seen=True, diversity=0.0, user_items=None, user_vector=None)``
+* ``similar_items(item_index, n)``
+* ``score_users(user_indices)`` — dense scores for a batch, used by offline evaluation.
+
+``item_vectors`` are optional content vectors (for this project, the 12-float style vectors of
+``catalog.midi.style_space``); they feed content blending and the diversity control.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, Literal, Self
+
+import numpy as np
+from scipy import sparse
+from scipy.linalg import lapack
+
+Weighting = Literal["binary", "log", "rank"]
+
+_EPSILON = 1e-9
+# How many of the best-scored items MMR re-ranks, per requested item: enough room to trade
+# relevance for variety without scanning the whole catalog.
+_MMR_CANDIDATES_PER_ITEM = 10
+_MMR_MIN_CANDIDATES = 100
+
+
+@dataclass(frozen=True)
+class Recommendations:
+    """Item indices, best first, with the score that ranked each."""
+
+    items: np.ndarray
+    scores: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def weight_interactions(user_items: sparse.csr_matrix, weighting: Weighting) -> sparse.csr_matrix:
+    """Turn raw play counts into interaction strengths.
+
+    ``log`` damps heavy listeners' counts; ``rank`` replaces each count by ``1 + its percentile
+    within the user's own history``, which removes the scale differences between users (one
+    user's 30 plays can mean as much as another's 3000).
+    """
+    weighted = sparse.csr_matrix(user_items, dtype=np.float32, copy=True)
+    weighted.sum_duplicates()
+    if weighting == "binary":
+        weighted.data[:] = 1.0
+    elif weighting == "log":
+        weighted.data = np.log1p(np.maximum(weighted.data, 0.0))
+    elif weighting == "rank":
+        weighted.data = _within_user_percentiles(weighted) + 1.0
+    else:
+        raise ValueError(f"unknown weighting {weighting!r}")
+    return weighted
+
+
+def _within_user_percentiles(matrix: sparse.csr_matrix) -> np.ndarray:
+    lengths = np.diff(matrix.indptr)
+    rows = np.repeat(np.arange(matrix.shape[0]), lengths)
+    order = np.lexsort((matrix.data, rows))
+    position = np.empty(len(order), dtype=np.float32)
+    position[order] = np.arange(len(order)) - matrix.indptr[rows[order]]
+    return ((position + 1.0) / lengths[rows]).astype(np.float32)
+
+
+def _normalize_rows(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return vectors / np.maximum(norms, _EPSILON)
+
+
+def _scale_rows_by_max(scores: np.ndarray) -> np.ndarray:
+    """Divide each row by its largest positive score, so signals of different scales blend."""
+    peaks = np.maximum(scores.max(axis=1, keepdims=True), _EPSILON)
+    return scores / peaks
+
+
+def _top_n(scores: np.ndarray, n: int) -> np.ndarray:
+    finite = np.flatnonzero(np.isfinite(scores))
+    n = min(n, len(finite))
+    if n == 0:
+        return np.empty(0, dtype=np.int64)
+    best = finite[np.argpartition(-scores[finite], n - 1)[:n]]
+    return best[np.argsort(-scores[best], kind="stable")]
+
+
+def maximal_marginal_relevance(
+    candidates: np.ndarray,
+    relevance: np.ndarray,
+    unit_vectors: np.ndarray,
+    n: int,
+    diversity: float,
+) -> np.ndarray:
+    """Greedy MMR: pick, one at a time, the candidate maximizing
+    ``(1 - diversity) * relevance - diversity * max cosine to the items already picked``.
+
+    ``relevance`` is rescaled to [0, 1] over the candidates so that ``diversity`` means the same
+    for every model; ``unit_vectors`` are the candidates' L2-normalized item vectors.
+    """
+    spread = relevance.max() - relevance.min()
+    relevance = (relevance - relevance.min()) / max(spread, _EPSILON)
+    closest = np.full(len(candidates), -1.0, dtype=np.float32)
+    available = np.ones(len(candidates), dtype=bool)
+    picked: list[int] = []
+    for _ in range(min(n, len(candidates))):
+        gain = (1.0 - diversity) * relevance - diversity * np.maximum(closest, 0.0)
+        gain[~available] = -np.inf
+        choice = int(np.argmax(gain))
+        picked.append(choice)
+        available[choice] = False
+        closest = np.maximum(closest, unit_vectors @ unit_vectors[choice])
+    return candidates[np.array(picked, dtype=np.int64)]
+
+
+class Recommender(ABC):
+    """Shared plumbing: input checks, exclusion of seen items, top-n and diversity."""
+
+    user_items: sparse.csr_matrix
+    item_vectors: np.ndarray | None
+
+    def fit(self, user_items: sparse.spmatrix, item_vectors: np.ndarray | None = None) -> Self:
+        """Fit on raw ``users x items`` weights and optional ``items x d`` content vectors."""
+        self.user_items = sparse.csr_matrix(user_items, dtype=np.float32)
+        self.user_items.sum_duplicates()
+        if item_vectors is not None:
+            item_vectors = np.asarray(item_vectors, dtype=np.float32)
+            if item_vectors.ndim != 2 or item_vectors.shape[0] != self.n_items:
+                raise ValueError(
+                    f"item_vectors must be ({self.n_items}, d), got {item_vectors.shape}"
+                )
+        self.item_vectors = item_vectors
+        self._fit()
+        return self
+
+    @property
+    def n_users(self) -> int:
+        return self.user_items.shape[0]
+
+    @property
+    def n_items(self) -> int:
+        return self.user_items.shape[1]
+
+    @abstractmethod
+    def _fit(self) -> None: ...
+
+    @abstractmethod
+    def _score(
+        self, user_indices: np.ndarray, rows: sparse.csr_matrix, user_vectors: np.ndarray | None
+    ) -> np.ndarray:
+        """Dense ``len(user_indices) x n_items`` scores; ``rows`` are those users' raw weights."""
+
+    @abstractmethod
+    def _item_similarities(self, item_index: int) -> np.ndarray: ...
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return {}
+
+    def score_users(self, user_indices: np.ndarray) -> np.ndarray:
+        indices = np.asarray(user_indices, dtype=np.int64)
+        return self._score(indices, self.user_items[indices], None)
+
+    def recommend(
+        self,
+        user_index: int | None,
+        n: int = 10,
+        *,
+        exclude_seen: bool = True,
+        diversity: float = 0.0,
+        user_items: sparse.spmatrix | None = None,
+        user_vector: np.ndarray | None = None,
+    ) -> Recommendations:
+        """Top ``n`` items for a user.
+
+        ``user_index`` is the user's row in the training matrix, or ``None`` for a user the
+        model has not seen; ``user_items`` (a ``1 x n_items`` row of raw weights) overrides the
+        stored history, so recent listens count without refitting; ``user_vector`` is the
+        user's conditioning vector for content blending. ``diversity`` in [0, 1] trades
+        relevance for variety (0: pure relevance).
+        """
+        if not 0.0 <= diversity <= 1.0:
+            raise ValueError(f"diversity must be in [0, 1], got {diversity}")
+        row = self._history_row(user_index, user_items)
+        vectors = None if user_vector is None else np.asarray(user_vector, np.float32)[None, :]
+        index = np.array([-1 if user_index is None else user_index], dtype=np.int64)
+        scores = np.asarray(self._score(index, row, vectors)[0], dtype=np.float32)
+        if exclude_seen:
+            scores[row.indices] = -np.inf
+        if diversity == 0.0:
+            best = _top_n(scores, n)
+            return Recommendations(best, scores[best])
+        candidates = _top_n(scores, max(_MMR_MIN_CANDIDATES, n * _MMR_CANDIDATES_PER_ITEM))
+        unit_vectors = _normalize_rows(self._diversity_vectors()[candidates])
+        chosen = maximal_marginal_relevance(
+            candidates, scores[candidates], unit_vectors, n, diversity
+        )
+        return Recommendations(chosen, scores[chosen])
+
+    def similar_items(self, item_index: int, n: int = 10) -> Recommendations:
+        """The ``n`` items most similar to ``item_index`` (itself left out)."""
+        if not 0 <= item_index < self.n_items:
+            raise IndexError(f"item index {item_index} outside 0..{self.n_items - 1}")
+        scores = np.array(self._item_similarities(item_index), dtype=np.float32)
+        scores[item_index] = -np.inf
+        best = _top_n(scores, n)
+        return Recommendations(best, scores[best])
+
+    def _history_row(
+        self, user_index: int | None, user_items: sparse.spmatrix | None
+    ) -> sparse.csr_matrix:
+        if user_items is not None:
+            row = sparse.csr_matrix(user_items, dtype=np.float32)
+            if row.shape != (1, self.n_items):
+                raise ValueError(f"user_items must be (1, {self.n_items}), got {row.shape}")
+            return row
+        if user_index is None:
+            return sparse.csr_matrix((1, self.n_items), dtype=np.float32)
+        if not 0 <= user_index < self.n_users:
+            raise IndexError(f"user index {user_index} outside 0..{self.n_users - 1}")
+        return self.user_items[[user_index]]
+
+    def _diversity_vectors(self) -> np.ndarray:
+        if self.item_vectors is None:
+            raise ValueError(f"{type(self).__name__} needs item_vectors for a diversity control")
+        return self.item_vectors
+
+
+class PopularityRecommender(Recommender):
+    """Everyone gets the items with the most listeners: the baseline to beat."""
+
+    def _fit(self) -> None:
+        self.popularity = np.bincount(self.user_items.indices, minlength=self.n_items).astype(
+            np.float32
+        )
+
+    def _score(
+        self, user_indices: np.ndarray, rows: sparse.csr_matrix, user_vectors: np.ndarray | None
+    ) -> np.ndarray:
+        return np.broadcast_to(self.popularity, (len(user_indices), self.n_items))
+
+    def _item_similarities(self, item_index: int) -> np.ndarray:
+        return self.popularity
+
+
+class HybridEASERecommender(Recommender):
+    """The project's model: EASE item-item collaborative filtering blended with content.
+
+    **Collaborative part.** EASE (Steck, 2019) learns a dense item-item weight matrix ``B`` in
+    closed form: ``P = (XᵀX + Λ)⁻¹``, ``B = -P / diag(P)`` with a zero diagonal, and scores a
+    user by ``x_u B``. ``Λ`` is ``l2 + popularity_l2 · diag(XᵀX)``: regularizing popular items
+    more (as in Steck's denoising autoencoders) keeps them from dominating every list. ``X``
+    holds play counts transformed by ``weighting`` (see :func:`weight_interactions`).
+
+    **Scale.** ``B`` is dense and its inverse costs O(K³), so a 100k x 100k EASE is out of
+    the question (40 GB, hours). EASE is therefore restricted to the ``K ≤ max_cf_items`` items
+    with at least ``min_item_users`` listeners, most-listened first. That loses little: an item
+    with one listener co-occurs with nothing, so item-item CF has no evidence about it, and
+    the long tail is exactly where content similarity is the better signal. With K = 10 000,
+    ``B`` takes 400 MB, the fit is one Cholesky factorization (tens of seconds), and a query is
+    a sum of a few dozen rows of ``B`` plus one ``n_items x 12`` product — milliseconds.
+
+    **Content part.** With ``item_vectors`` (style vectors), every item also gets the cosine
+    between its vector and the user's vector: the conditioning vector when one is given,
+    otherwise the weighted mean of the vectors of the user's items. The final score is
+    ``(1 - content_weight) · cf + content_weight · cosine``, with ``cf`` divided by the user's
+    best CF score so that both terms live on the same [.., 1] scale. Items outside the CF set
+    (new and generated tracks) have ``cf = 0`` and compete on content alone. A tiny popularity
+    term breaks ties, so a user with no history at all gets popular items.
+    """
+
+    def __init__(
+        self,
+        l2: float = 100.0,
+        popularity_l2: float = 1.0,
+        weighting: Weighting = "rank",
+        max_cf_items: int = 10_000,
+        min_item_users: int = 2,
+        content_weight: float = 0.3,
+        popularity_tiebreak: float = 1e-3,
+    ) -> None:
+        if not 0.0 <= content_weight <= 1.0:
+            raise ValueError(f"content_weight must be in [0, 1], got {content_weight}")
+        self.l2 = l2
+        self.popularity_l2 = popularity_l2
+        self.weighting: Weighting = weighting
+        self.max_cf_items = max_cf_items
+        self.min_item_users = min_item_users
+        self.content_weight = content_weight
+        self.popularity_tiebreak = popularity_tiebreak
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return {
+            "l2": self.l2,
+            "popularity_l2": self.popularity_l2,
+            "weighting": self.weighting,
+            "max_cf_items": self.max_cf_items,
+            "min_item_users": self.min_item_users,
+            "content_weight": self.content_weight,
+        }
+
+    def _fit(self) -> None:
+        listeners = np.bincount(self.user_items.indices, minlength=self.n_items)
+        self.popularity = (np.log1p(listeners) / np.log1p(max(1, listeners.max()))).astype(
+            np.float32
+        )
+        self.cf_items = self._select_cf_items(listeners)
+        weighted = weight_interactions(self.user_items, self.weighting)[:, self.cf_items]
+        self.item_weights = self._solve_ease(weighted)
+        self.unit_item_vectors = (
+            None if self.item_vectors is None else _normalize_rows(self.item_vectors)
+        )
+
+    def _select_cf_items(self, listeners: np.ndarray) -> np.ndarray:
+        eligible = np.flatnonzero(listeners >= self.min_item_users)
+        most_listened = eligible[np.argsort(-listeners[eligible], kind="stable")]
+        return np.sort(most_listened[: self.max_cf_items])
+
+    def _solve_ease(self, weighted: sparse.csr_matrix) -> np.ndarray:
+        gram = (weighted.T @ weighted).toarray().astype(np.float32)
+        diagonal = np.diag(gram).copy()
+        gram[np.diag_indices_from(gram)] += self.l2 + self.popularity_l2 * diagonal
+        precision = _invert_positive_definite(gram)
+        weights = -precision / np.diag(precision)
+        np.fill_diagonal(weights, 0.0)
+        return weights
+
+    def _score(
+        self, user_indices: np.ndarray, rows: sparse.csr_matrix, user_vectors: np.ndarray | None
+    ) -> np.ndarray:
+        weighted = weight_interactions(rows, self.weighting)
+        scores = np.zeros((rows.shape[0], self.n_items), dtype=np.float32)
+        if self.cf_items.size:
+            scores[:, self.cf_items] = _scale_rows_by_max(
+                np.asarray(weighted[:, self.cf_items] @ self.item_weights)
+            )
+        content = self._content_scores(weighted, user_vectors)
+        if content is not None:
+            scores = (1.0 - self.content_weight) * scores + self.content_weight * content
+        return scores + self.popularity_tiebreak * self.popularity
+
+    def _content_scores(
+        self, weighted: sparse.csr_matrix, user_vectors: np.ndarray | None
+    ) -> np.ndarray | None:
+        if self.unit_item_vectors is None or self.content_weight == 0.0:
+            return None
+        if user_vectors is None:
+            user_vectors = np.asarray(weighted @ self.unit_item_vectors)
+        elif user_vectors.shape[-1] != self.unit_item_vectors.shape[1]:
+            raise ValueError(
+                f"user_vector has {user_vectors.shape[-1]} entries, "
+                f"item vectors have {self.unit_item_vectors.shape[1]}"
+            )
+        return _normalize_rows(user_vectors) @ self.unit_item_vectors.T
+
+    def _item_similarities(self, item_index: int) -> np.ndarray:
+        scores = np.zeros(self.n_items, dtype=np.float32)
+        position = np.searchsorted(self.cf_items, item_index)
+        if position < len(self.cf_items) and self.cf_items[position] == item_index:
+            row = self.item_weights[position]
+            scores[self.cf_items] = row / max(float(row.max()), _EPSILON)
+        if self.unit_item_vectors is None or self.content_weight == 0.0:
+            return scores + self.popularity_tiebreak * self.popularity
+        content = self.unit_item_vectors @ self.unit_item_vectors[item_index]
+        blended = (1.0 - self.content_weight) * scores + self.content_weight * content
+        return blended + self.popularity_tiebreak * self.popularity
+
+
+def _invert_positive_definite(matrix: np.ndarray) -> np.ndarray:
+    """Inverse of a symmetric positive-definite matrix by Cholesky: about twice as fast as a
+    general inverse, and it fails loudly if regularization was too weak."""
+    factor, info = lapack.spotrf(matrix, lower=False, overwrite_a=True)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"Cholesky factorization failed (info={info})")
+    upper, info = lapack.spotri(factor, lower=False, overwrite_c=True)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"inverse from Cholesky factor failed (info={info})")
+    upper = np.triu(upper)
+    return upper + np.triu(upper, 1).T
+
+
+class ALSRecommender(Recommender):
+    """Peer model: ``implicit``'s alternating least squares (a dev/bench dependency).
+
+    Confidence is ``alpha · weight`` on top of implicit's own ``1 +``; weights are transformed
+    by ``weighting`` first.
+    """
+
+    def __init__(
+        self,
+        factors: int = 64,
+        regularization: float = 0.05,
+        alpha: float = 1.0,
+        iterations: int = 15,
+        weighting: Weighting = "log",
+        random_state: int = 0,
+        num_threads: int = 0,
+    ) -> None:
+        self.factors = factors
+        self.regularization = regularization
+        self.alpha = alpha
+        self.iterations = iterations
+        self.weighting: Weighting = weighting
+        self.random_state = random_state
+        self.num_threads = num_threads
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return {
+            "factors": self.factors,
+            "regularization": self.regularization,
+            "alpha": self.alpha,
+            "iterations": self.iterations,
+            "weighting": self.weighting,
+        }
+
+    def _fit(self) -> None:
+        from implicit.cpu.als import AlternatingLeastSquares  # dev/bench dependency only
+
+        model = AlternatingLeastSquares(
+            factors=self.factors,
+            regularization=self.regularization,
+            alpha=self.alpha,
+            iterations=self.iterations,
+            random_state=self.random_state,
+            num_threads=self.num_threads,
+            calculate_training_loss=False,
+        )
+        model.fit(weight_interactions(self.user_items, self.weighting), show_progress=False)
+        self.user_factors = np.asarray(model.user_factors, dtype=np.float32)
+        self.item_factors = np.asarray(model.item_factors, dtype=np.float32)
+
+    def _score(
+        self, user_indices: np.ndarray, rows: sparse.csr_matrix, user_vectors: np.ndarray | None
+    ) -> np.ndarray:
+        if np.any(user_indices < 0):
+            raise ValueError("ALSRecommender only scores users it was fitted on")
+        return self.user_factors[user_indices] @ self.item_factors.T
+
+    def _item_similarities(self, item_index: int) -> np.ndarray:
+        unit = _normalize_rows(self.item_factors)
+        return unit @ unit[item_index]
+
+    def _diversity_vectors(self) -> np.ndarray:
+        return self.item_factors if self.item_vectors is None else self.item_vectors

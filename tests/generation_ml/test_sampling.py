@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pretty_midi
+import pytest
+import torch
+
+from catalog.midi.style_space import compose_vector, denormalize_tempo, one_hot_style
+from generation.ml.models import ConditionalVAE, LSTMBaseline
+from generation.ml.sampling import (
+    STYLE_INSTRUMENTS,
+    generate,
+    interpolate,
+    is_ai_generated,
+    restyle,
+    vary,
+)
+from tests.generation_ml.conftest import TINY_CVAE, TINY_LSTM
+
+ATTRIBUTES = np.array([0.5, 0.3, 0.5, 0.5, 1.0], dtype=np.float32)
+FIDDLE = compose_vector(one_hot_style("fiddle"), ATTRIBUTES)
+CHORALE = compose_vector(one_hot_style("chorale"), ATTRIBUTES)
+
+
+def _model(model_class, config, version="test-model"):
+    torch.manual_seed(0)
+    model = model_class(config).eval()
+    model.version = version
+    return model
+
+
+def _notes(midi: pretty_midi.PrettyMIDI) -> list[tuple[int, float, float]]:
+    return [(n.pitch, n.start, n.end) for i in midi.instruments for n in i.notes]
+
+
+@pytest.mark.parametrize(
+    ("model_class", "config"), [(ConditionalVAE, TINY_CVAE), (LSTMBaseline, TINY_LSTM)]
+)
+def test_generation_is_deterministic_for_a_seed(model_class, config):
+    model = _model(model_class, config)
+    first = generate(model, FIDDLE, bars=4, count=2, temperature=1.0, seed=11)
+    again = generate(model, FIDDLE, bars=4, count=2, temperature=1.0, seed=11)
+    other = generate(model, FIDDLE, bars=4, count=2, temperature=1.0, seed=12)
+    assert [_notes(m) for m in first] == [_notes(m) for m in again]
+    assert [_notes(m) for m in first] != [_notes(m) for m in other]
+    assert _notes(first[0]) != _notes(first[1])
+
+
+def test_generated_midi_parses_and_says_it_is_ai_generated(tmp_path):
+    model = _model(ConditionalVAE, TINY_CVAE, version="cvae-0123abcd")
+    (midi,) = generate(model, FIDDLE, bars=16, count=1, temperature=1.0, seed=5)
+    path = tmp_path / "generated.mid"
+    midi.write(str(path))
+    parsed = pretty_midi.PrettyMIDI(str(path))
+    assert is_ai_generated(parsed)
+    (text,) = [event.text for event in parsed.text_events]
+    assert "cvae-0123abcd" in text and "seed 5" in text
+    assert _notes(parsed), "an untrained model still writes notes"
+    assert {i.program for i in parsed.instruments} <= set(STYLE_INSTRUMENTS["fiddle"])
+    assert parsed.get_tempo_changes()[1][0] == pytest.approx(denormalize_tempo(0.5), rel=1e-3)
+    steps_per_second = denormalize_tempo(0.5) / 60 * 4
+    assert parsed.get_end_time() <= 16 * 16 / steps_per_second + 1e-6
+
+
+def test_the_condition_steers_the_cvae_and_the_ablation_ignores_it():
+    conditional = _model(ConditionalVAE, TINY_CVAE)
+    ablation = _model(ConditionalVAE, dataclasses.replace(TINY_CVAE, use_condition=False))
+    for model, should_differ in ((conditional, True), (ablation, False)):
+        fiddle = generate(model, FIDDLE, bars=4, count=1, temperature=0.0, seed=1)[0]
+        chorale = generate(model, CHORALE, bars=4, count=1, temperature=0.0, seed=1)[0]
+        assert (_notes(fiddle) != _notes(chorale)) == should_differ
+
+
+def test_vary_interpolate_and_restyle_write_ai_midi(real_pieces):
+    model = _model(ConditionalVAE, TINY_CVAE)
+    chorale = next(p for p in real_pieces if p.style == "chorale")
+    tune = next(p for p in real_pieces if p.style == "fiddle")
+    same = vary(model, chorale.midi_path, 0.0, seed=1, condition=chorale.condition)
+    assert _notes(same) == _notes(vary(model, chorale.midi_path, 0.0, 2, chorale.condition))
+    varied = vary(model, chorale.midi_path, 3.0, seed=1, condition=chorale.condition)
+    assert _notes(varied) != _notes(same)
+    path = interpolate(
+        model, chorale.midi_path, tune.midi_path, 3, chorale.condition, tune.condition
+    )
+    assert len(path) == 3
+    assert _notes(path[0]) == _notes(same)
+    restyled = restyle(model, chorale.midi_path, tune.condition, chorale.condition)
+    assert all(is_ai_generated(m) for m in [same, varied, *path, restyled])
+    assert {i.program for i in restyled.instruments} <= set(STYLE_INSTRUMENTS["fiddle"])
+
+
+def test_latent_operations_refuse_the_lstm(real_pieces):
+    piece = real_pieces[0]
+    with pytest.raises(TypeError, match="conditional VAE"):
+        vary(_model(LSTMBaseline, TINY_LSTM), piece.midi_path, 1.0, 0, piece.condition)

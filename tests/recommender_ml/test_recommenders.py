@@ -1,0 +1,132 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import sparse
+
+from recommender.ml.artifacts import ArtifactError, load_artifact, save_artifact
+from recommender.ml.interactions import read_interactions, shared_interactions, split_per_user
+from recommender.ml.metrics import evaluate_ranking
+from recommender.ml.recommenders import (
+    ALSRecommender,
+    HybridEASERecommender,
+    PopularityRecommender,
+    weight_interactions,
+)
+
+LASTFM = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "lastfm-2k"
+
+
+@pytest.fixture(scope="module")
+def lastfm_slice():
+    path = LASTFM / "user_artists.dat"
+    if not path.exists():
+        pytest.skip(f"HetRec lastfm-2k is absent ({path}); see ../shared/data")
+    frame = read_interactions(path)
+    first_users = frame["user"].drop_duplicates().iloc[:500]
+    return split_per_user(frame[frame["user"].isin(first_users)], seed=1)
+
+
+def _ndcg(model, train, test, exclude):
+    return evaluate_ranking(model.fit(train.matrix).score_users, test.matrix, exclude.matrix).ndcg
+
+
+def test_project_model_and_als_beat_popularity_on_real_listens(lastfm_slice):
+    train, valid, test = shared_interactions(lastfm_slice)
+    exclude = train.matrix + valid.matrix
+    excluded = type(train)(exclude.tocsr(), train.user_ids, train.item_ids)
+    popularity = _ndcg(PopularityRecommender(), train, test, excluded)
+    project = _ndcg(HybridEASERecommender(), train, test, excluded)
+    als = _ndcg(ALSRecommender(factors=32, iterations=8, num_threads=1), train, test, excluded)
+    assert project > 1.5 * popularity
+    assert als > popularity
+
+
+def _toy_matrix():
+    rng = np.random.default_rng(0)
+    dense = (rng.random((60, 40)) < 0.25) * rng.integers(1, 50, (60, 40))
+    dense[:, 39] = 0  # a new track: nobody has listened to it
+    return sparse.csr_matrix(dense.astype(np.float32))
+
+
+def _toy_vectors(n_items=40, dim=12):
+    return np.random.default_rng(1).standard_normal((n_items, dim)).astype(np.float32)
+
+
+def test_recommend_excludes_seen_items_unless_asked():
+    matrix = _toy_matrix()
+    model = HybridEASERecommender(l2=5.0).fit(matrix)
+    seen = set(matrix[3].indices.tolist())
+    assert not seen & set(model.recommend(3, n=10).items.tolist())
+    everything = model.recommend(3, n=40, exclude_seen=False).items
+    assert seen <= set(everything.tolist())
+
+
+def test_content_blending_recommends_a_track_nobody_listened_to():
+    matrix, vectors = _toy_matrix(), _toy_vectors()
+    cf_only = HybridEASERecommender(l2=5.0).fit(matrix)
+    blended = HybridEASERecommender(l2=5.0, content_weight=0.6).fit(matrix, vectors)
+    user_vector = vectors[39]
+    assert 39 not in cf_only.recommend(0, n=5, user_vector=user_vector).items
+    assert 39 in blended.recommend(0, n=5, user_vector=user_vector).items
+
+
+def test_new_user_without_history_gets_popular_items():
+    matrix = _toy_matrix()
+    model = HybridEASERecommender(l2=5.0).fit(matrix)
+    listeners = np.bincount(matrix.indices, minlength=matrix.shape[1])
+    picks = model.recommend(None, n=3).items
+    assert listeners[picks].min() >= np.sort(listeners)[-6]
+
+
+def test_diversity_changes_the_list_toward_dissimilar_items():
+    matrix, vectors = _toy_matrix(), _toy_vectors()
+    model = HybridEASERecommender(l2=5.0, content_weight=0.3).fit(matrix, vectors)
+    plain = model.recommend(2, n=8).items
+    diverse = model.recommend(2, n=8, diversity=0.7).items
+    assert set(plain.tolist()) != set(diverse.tolist())
+
+    def mean_pairwise_cosine(items):
+        unit = vectors[items] / np.linalg.norm(vectors[items], axis=1, keepdims=True)
+        similarity = unit @ unit.T
+        return (similarity.sum() - len(items)) / (len(items) * (len(items) - 1))
+
+    assert mean_pairwise_cosine(diverse) < mean_pairwise_cosine(plain)
+
+
+def test_similar_items_leaves_the_item_out_and_follows_co_listening():
+    dense = np.zeros((30, 6), dtype=np.float32)
+    dense[:15, [0, 1]] = 1.0  # items 0 and 1 are always played together
+    dense[15:, [2, 3, 4]] = 1.0
+    dense[::3, 5] = 1.0
+    model = HybridEASERecommender(l2=1.0, popularity_l2=0.0).fit(sparse.csr_matrix(dense))
+    similar = model.similar_items(0, n=3).items
+    assert 0 not in similar
+    assert similar[0] == 1
+
+
+def test_rank_weighting_is_per_user_percentile():
+    matrix = sparse.csr_matrix(np.array([[10.0, 1000.0, 0.0], [0.0, 3.0, 2.0]]))
+    weighted = weight_interactions(matrix, "rank").toarray()
+    assert weighted[0].tolist() == [1.5, 2.0, 0.0]
+    assert weighted[1].tolist() == [0.0, 2.0, 1.5]
+
+
+def test_artifact_roundtrip_keeps_scores_and_metadata(tmp_path):
+    model = HybridEASERecommender(l2=5.0).fit(_toy_matrix())
+    path = tmp_path / "taste.joblib"
+    save_artifact(model, path, version="7", metrics={"ndcg@10": 0.3}, data_summary={"users": 60})
+    loaded, metadata = load_artifact(path)
+    assert np.allclose(loaded.score_users(np.arange(5)), model.score_users(np.arange(5)))
+    assert metadata["version"] == "7"
+    assert metadata["metrics"] == {"ndcg@10": 0.3}
+    assert metadata["created_at"]
+
+
+def test_missing_or_corrupt_artifact_raises_artifact_error(tmp_path):
+    with pytest.raises(ArtifactError, match="does not exist"):
+        load_artifact(tmp_path / "absent.joblib")
+    corrupt = tmp_path / "corrupt.joblib"
+    corrupt.write_bytes(b"\x80\x04 not a pickle")
+    with pytest.raises(ArtifactError, match="corrupt"):
+        load_artifact(corrupt)

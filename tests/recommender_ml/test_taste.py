@@ -1,0 +1,132 @@
+import numpy as np
+import pytest
+
+from catalog.midi.style_space import ATTRIBUTES, STYLE_DIM, STYLES, VECTOR_DIM, normalize_tempo
+from recommender.ml.artifacts import load_artifact, save_artifact
+from recommender.ml.taste import (
+    ExplicitPreferences,
+    Feedback,
+    ListenEvents,
+    TasteModel,
+    UserHistory,
+)
+
+NOW = 1_700_000_000.0
+DAY = 86_400.0
+TRACKS_PER_STYLE = 10
+TEMPO = STYLE_DIM + ATTRIBUTES.index("tempo")
+
+
+def _catalog():
+    """Ten one-hot tracks per style; each style has its own typical tempo."""
+    rng = np.random.default_rng(0)
+    vectors = np.zeros((STYLE_DIM * TRACKS_PER_STYLE, VECTOR_DIM), dtype=np.float32)
+    for style in range(STYLE_DIM):
+        rows = slice(style * TRACKS_PER_STYLE, (style + 1) * TRACKS_PER_STYLE)
+        vectors[rows, style] = 1.0
+        vectors[rows, STYLE_DIM:] = rng.random((TRACKS_PER_STYLE, len(ATTRIBUTES)))
+        vectors[rows, TEMPO] = style / STYLE_DIM
+    return vectors
+
+
+def _tracks_of(style):
+    start = STYLES.index(style) * TRACKS_PER_STYLE
+    return np.arange(start, start + TRACKS_PER_STYLE)
+
+
+def _listens(tracks, skipped=None, days_ago=1.0):
+    tracks = np.asarray(tracks)
+    count = len(tracks)
+    return ListenEvents(
+        track_index=tracks,
+        listened_at=np.full(count, NOW - days_ago * DAY),
+        ms_played=np.full(count, 180_000.0),
+        duration_ms=np.full(count, 180_000.0),
+        skipped=np.zeros(count, bool) if skipped is None else np.asarray(skipped),
+    )
+
+
+def _listener(main_style, rng, main_share=0.8, count=40):
+    main = rng.choice(_tracks_of(main_style), int(count * main_share))
+    other = rng.integers(0, STYLE_DIM * TRACKS_PER_STYLE, count - len(main))
+    return UserHistory(listens=_listens(np.concatenate([main, other])))
+
+
+@pytest.fixture(scope="module")
+def model():
+    rng = np.random.default_rng(3)
+    histories = [_listener(STYLES[i % STYLE_DIM], rng) for i in range(70)]
+    return TasteModel().fit(histories, _catalog(), now=NOW)
+
+
+def _styles(vector):
+    return dict(zip(STYLES, vector[:STYLE_DIM], strict=True))
+
+
+def test_mostly_one_style_listener_gets_that_style_on_top(model):
+    vector = model.conditioning_vector(_listener("fiddle", np.random.default_rng(9)))
+    assert next(iter(model.explain(vector))) == "fiddle"
+    assert vector[:STYLE_DIM].sum() == pytest.approx(1.0, abs=1e-5)
+    assert ((vector[STYLE_DIM:] >= 0) & (vector[STYLE_DIM:] <= 1)).all()
+
+
+def test_hates_push_a_style_down(model):
+    listens = _listens(np.concatenate([_tracks_of("folk"), _tracks_of("chorale")]))
+    neutral = model.conditioning_vector(UserHistory(listens=listens))
+    hated = _tracks_of("chorale")[:5]
+    hating = UserHistory(listens=listens, feedback=Feedback(hated, -np.ones(len(hated))))
+    assert _styles(model.conditioning_vector(hating))["chorale"] < _styles(neutral)["chorale"]
+
+
+def test_skips_count_against_a_style(model):
+    tracks = np.concatenate([_tracks_of("folk"), _tracks_of("medieval")])
+    finished = model.conditioning_vector(UserHistory(listens=_listens(tracks)))
+    skipped = np.arange(len(tracks)) >= TRACKS_PER_STYLE
+    skipping = model.conditioning_vector(UserHistory(listens=_listens(tracks, skipped)))
+    assert _styles(skipping)["medieval"] < _styles(finished)["medieval"]
+
+
+def test_recent_listens_outweigh_old_ones(model):
+    old = _listens(_tracks_of("madrigal"), days_ago=720.0)
+    recent = _listens(_tracks_of("classical"), days_ago=1.0)
+    merged = ListenEvents(
+        *(np.concatenate([getattr(old, f), getattr(recent, f)]) for f in old.__dataclass_fields__)
+    )
+    styles = _styles(model.conditioning_vector(UserHistory(listens=merged)))
+    assert styles["classical"] > styles["madrigal"]
+
+
+def test_explicit_preferences_shift_the_vector(model):
+    base = UserHistory(listens=_listens(_tracks_of("folk")[:3]))
+    stated = UserHistory(
+        listens=base.listens,
+        preferences=ExplicitPreferences(styles=("renaissance",), tempo_bpm_range=(200, 240)),
+    )
+    before, after = model.conditioning_vector(base), model.conditioning_vector(stated)
+    assert _styles(after)["renaissance"] > _styles(before)["renaissance"]
+    assert abs(after[TEMPO] - normalize_tempo(220)) < abs(before[TEMPO] - normalize_tempo(220))
+
+
+def test_no_history_gives_the_population_prior(model):
+    vector = model.conditioning_vector(UserHistory())
+    np.testing.assert_allclose(vector, model.prior_vector)
+    # Every style had the same number of fans, so the prior is spread, not peaked.
+    assert vector[:STYLE_DIM].max() < 2.0 / STYLE_DIM
+
+
+def test_little_history_is_shrunk_toward_the_prior_more_than_much_history(model):
+    one = model.conditioning_vector(UserHistory(listens=_listens(_tracks_of("fiddle")[:1])))
+    many = model.conditioning_vector(UserHistory(listens=_listens(_tracks_of("fiddle").repeat(5))))
+    assert _styles(one)["fiddle"] < _styles(many)["fiddle"]
+    assert _styles(one)["fiddle"] > model.prior_styles[STYLES.index("fiddle")]
+
+
+def test_taste_model_survives_an_artifact_roundtrip(model, tmp_path):
+    path = tmp_path / "taste.joblib"
+    save_artifact(model, path, version="1", hyperparameters=model.hyperparameters())
+    loaded, metadata = load_artifact(path)
+    history = _listener("folk", np.random.default_rng(5))
+    np.testing.assert_allclose(
+        loaded.conditioning_vector(history), model.conditioning_vector(history)
+    )
+    assert metadata["hyperparameters"]["kappa"] == model.kappa
