@@ -22,9 +22,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from catalog.midi.style_space import compose_vector, one_hot_style  # noqa: E402
-from generation.ml.models import build_model  # noqa: E402
-from generation.ml.training import load_model  # noqa: E402
+from catalog.midi.style_space import compose_vector, one_hot_style
+from generation.ml.models import build_model
+from generation.ml.training import load_model
 
 CONDITION = compose_vector(one_hot_style("chorale"), np.full(5, 0.5, dtype=np.float32))
 

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from django.db import connection
 from django.db.models import Q
 
-from catalog.models import Track, normalize_name
+from catalog.models import Origin, Track, normalize_name
 
-EXTERNAL_ORIGIN = "external"
+EXTERNAL_ORIGIN = Origin.EXTERNAL.value
+NAME_MAX_CHARS = Track._meta.get_field("title").max_length
 _CACHE_LIMIT = 100_000
 
 MatchKey = tuple[str, str]
@@ -36,8 +37,16 @@ class TrackMetadata:
         return match_key(self.artist_name, self.track_name)
 
 
+def _fit(name: str) -> str:
+    return name[:NAME_MAX_CHARS]
+
+
 def match_key(artist_name: str, track_name: str) -> MatchKey:
-    return normalize_name(artist_name), normalize_name(track_name)
+    """Normalized (artist, title), as the catalog stores them for matching."""
+    return (
+        _fit(normalize_name(_fit(artist_name))),
+        _fit(normalize_name(_fit(track_name))),
+    )
 
 
 class _TrackIdCache:
@@ -129,12 +138,11 @@ def _lock_id(key: MatchKey) -> int:
 def _create(items: list[TrackMetadata]) -> dict[MatchKey, int]:
     tracks = [
         Track(
-            title=item.track_name,
-            artist=item.artist_name,
+            title=_fit(item.track_name),
+            artist=_fit(item.artist_name),
             origin=EXTERNAL_ORIGIN,
             is_public=False,
             duration_s=item.duration_ms / 1000 if item.duration_ms else None,
-            source_id=item.recording_mbid,
             normalized_artist=item.key[0],
             normalized_title=item.key[1],
         )

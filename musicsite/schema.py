@@ -23,6 +23,7 @@ _ERROR_STATUSES = {
     "406": "Unacceptable Accept header.",
     "415": "Unsupported media type.",
     "429": "Too many requests; see the Retry-After header.",
+    "503": "A model or service this answer needs is not available yet; the body says which.",
 }
 
 

@@ -1,11 +1,93 @@
 from django.contrib import admin
+from django.db.models import Count, Max, QuerySet, Sum
+from django.http import HttpRequest
 
-from profiles.models import Profile
+from profiles.models import Feedback, FeedbackEvent, Listen, NowPlaying, Profile
+from profiles.selectors import listening_summary
 
 
 @admin.register(Profile)
 class ProfileAdmin(admin.ModelAdmin):
-    list_display = ("user", "taste_model_version", "taste_updated_at", "updated_at")
+    list_display = (
+        "user",
+        "listen_total",
+        "distinct_tracks",
+        "last_listen",
+        "taste_model_version",
+        "updated_at",
+    )
     list_filter = ("taste_model_version",)
     search_fields = ("user__username", "user__email")
-    readonly_fields = ("taste_vector", "taste_styles", "taste_model_version", "taste_updated_at")
+    readonly_fields = (
+        "listening_summary",
+        "taste_vector",
+        "taste_styles",
+        "taste_model_version",
+        "taste_updated_at",
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Profile]:
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("user")
+            .annotate(
+                _listens=Sum("user__listens__play_count"),
+                _tracks=Count("user__listens__track", distinct=True),
+                _last=Max("user__listens__listened_at"),
+            )
+        )
+
+    @admin.display(description="listens", ordering="_listens")
+    def listen_total(self, profile: Profile) -> int:
+        return profile._listens or 0
+
+    @admin.display(description="distinct tracks", ordering="_tracks")
+    def distinct_tracks(self, profile: Profile) -> int:
+        return profile._tracks
+
+    @admin.display(description="last listen", ordering="_last")
+    def last_listen(self, profile: Profile) -> object:
+        return profile._last
+
+    @admin.display(description="listening summary")
+    def listening_summary(self, profile: Profile) -> str:
+        summary = listening_summary(user=profile.user)
+        styles = ", ".join(f"{name} {weight:.0%}" for name, weight in summary["top_styles"].items())
+        return (
+            f"{summary['listens']} listens of {summary['distinct_tracks']} tracks; "
+            f"top styles: {styles or 'none known'}; last listen: {summary['last_listen'] or '-'}"
+        )
+
+
+@admin.register(Listen)
+class ListenAdmin(admin.ModelAdmin):
+    list_display = ("user", "track", "listened_at", "source", "ms_played", "skipped", "play_count")
+    list_filter = ("source", "skipped", ("listened_at", admin.DateFieldListFilter), "user")
+    date_hierarchy = "listened_at"
+    search_fields = ("user__username", "track__title", "track__artist")
+    list_select_related = ("user", "track")
+    raw_id_fields = ("user", "track")
+    show_full_result_count = False
+
+
+@admin.register(Feedback)
+class FeedbackAdmin(admin.ModelAdmin):
+    list_display = ("user", "track", "score", "updated_at")
+    list_filter = ("score", "user")
+    list_select_related = ("user", "track")
+    raw_id_fields = ("user", "track")
+
+
+@admin.register(FeedbackEvent)
+class FeedbackEventAdmin(admin.ModelAdmin):
+    list_display = ("user", "track", "score", "created_at")
+    list_filter = ("score", "user")
+    list_select_related = ("user", "track")
+    raw_id_fields = ("user", "track")
+
+
+@admin.register(NowPlaying)
+class NowPlayingAdmin(admin.ModelAdmin):
+    list_display = ("user", "track", "started_at", "expires_at")
+    raw_id_fields = ("user", "track")

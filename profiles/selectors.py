@@ -7,11 +7,12 @@ from typing import Any
 
 import numpy as np
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Max, QuerySet, Sum
+from django.db.models import Count, Max, Min, QuerySet, Sum
 from django.utils import timezone
 
 from catalog.midi.style_space import VECTOR_DIM, top_styles
 from profiles.export import export_sections
+from profiles.importers.rules import from_unix
 from profiles.models import Feedback, FeedbackEvent, Listen, NowPlaying
 from profiles.services import profile_of
 
@@ -109,3 +110,27 @@ def export_feedback(user: AbstractBaseUser) -> dict[str, list[dict[str, Any]]]:
         "current": list(current),
         "history": list(history.values("track_id", "score", "created_at")),
     }
+
+
+def listenbrainz_listens(
+    *, user: AbstractBaseUser, min_ts: int | None, max_ts: int | None, count: int
+) -> list[Listen]:
+    """ListenBrainz's window: the ``count`` listens nearest to ``max_ts`` (or, given only
+    ``min_ts``, nearest after it), newest first."""
+    listens = Listen.objects.filter(user=user).select_related("track")
+    if min_ts is not None:
+        listens = listens.filter(listened_at__gt=from_unix(min_ts))
+    if max_ts is not None:
+        listens = listens.filter(listened_at__lt=from_unix(max_ts))
+    if min_ts is not None and max_ts is None:
+        window = list(listens.order_by("listened_at", "id")[:count])
+        return window[::-1]
+    return list(listens.order_by("-listened_at", "-id")[:count])
+
+
+def listen_time_range(*, user: AbstractBaseUser) -> tuple[datetime | None, datetime | None]:
+    """(latest, oldest) listen times of the person."""
+    span = Listen.objects.filter(user=user).aggregate(
+        latest=Max("listened_at"), oldest=Min("listened_at")
+    )
+    return span["latest"], span["oldest"]

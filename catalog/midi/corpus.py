@@ -90,6 +90,9 @@ SKIPPED_COLLECTIONS: dict[str, str] = {
     "leadSheet": "lead sheets of chord symbols, not a style in the style space",
 }
 
+# Where a piece exists in several formats (opus18no1/movement1.krn and .mxl), the first wins.
+PREFERRED_SUFFIXES = (".mxl", ".musicxml", ".xml", ".krn", ".abc")
+
 SKIPPED_SUFFIXES: dict[str, str] = {
     ".rntxt": "a Roman-numeral harmonic analysis of a score already in the corpus",
 }
@@ -150,12 +153,27 @@ def corpus_root() -> Path:
 def collection_files() -> dict[str, tuple[str, ...]]:
     """Score files of each collection, as paths relative to the corpus root, sorted."""
     root = corpus_root()
-    files: dict[str, list[str]] = defaultdict(list)
+    by_piece: dict[Path, Path] = {}
     for path in music21_corpus.corpora.CoreCorpus().getPaths():
         relative = Path(path).resolve().relative_to(root)
-        if relative.suffix.lower() not in SKIPPED_SUFFIXES:
-            files[relative.parts[0]].append(relative.as_posix())
+        if relative.suffix.lower() in SKIPPED_SUFFIXES:
+            continue
+        piece = relative.with_suffix("")
+        if piece not in by_piece or _suffix_rank(relative) < _suffix_rank(by_piece[piece]):
+            by_piece[piece] = relative
+    files: dict[str, list[str]] = defaultdict(list)
+    for relative in by_piece.values():
+        files[relative.parts[0]].append(relative.as_posix())
     return {collection: tuple(sorted(paths)) for collection, paths in files.items()}
+
+
+def _suffix_rank(path: Path) -> int:
+    suffix = path.suffix.lower()
+    return (
+        PREFERRED_SUFFIXES.index(suffix)
+        if suffix in PREFERRED_SUFFIXES
+        else len(PREFERRED_SUFFIXES)
+    )
 
 
 def balanced_limits(per_style: int) -> dict[str, int]:
@@ -179,16 +197,36 @@ def balanced_limits(per_style: int) -> dict[str, int]:
     return limits
 
 
+@dataclass(frozen=True)
+class Preset:
+    per_style: int
+    # Leaves whole multi-movement works (large compressed MusicXML files) out of quick
+    # imports: one of them takes half a minute to parse.
+    max_mxl_bytes: int | None = None
+
+
+PRESETS: dict[str, Preset] = {"balanced": Preset(per_style=20, max_mxl_bytes=64_000)}
+
+
+def plan_preset(name: str) -> CorpusPlan:
+    preset = PRESETS[name]
+    limits = balanced_limits(preset.per_style)
+    return plan_corpus(list(limits), limits, max_mxl_bytes=preset.max_mxl_bytes)
+
+
 def plan_corpus(
     collections: Sequence[str] | None = None,
     limit: int | Mapping[str, int] | None = None,
+    *,
+    max_mxl_bytes: int | None = None,
 ) -> CorpusPlan:
     """The pieces to import: every piece of the named collections (all when ``None``).
 
     ``limit`` caps the pieces per collection (one number, or one per collection name, where
     a name missing from the mapping is not capped); a capped collection contributes pieces
     spread evenly over it rather than its first ones.
-    Unknown collection names raise ``ValueError``.
+    ``max_mxl_bytes`` leaves out compressed MusicXML files larger than that. Unknown
+    collection names raise ``ValueError``.
     """
     available = collection_files()
     names = list(collections) if collections is not None else sorted(available)
@@ -203,6 +241,13 @@ def plan_corpus(
             skipped.append(SkippedCollection(name, reason))
     planned = _planned_items([name for name in names if name in COLLECTION_STYLES])
     for name, collection_items in planned.items():
+        if max_mxl_bytes is not None:
+            collection_items = [
+                item
+                for item in collection_items
+                if not item.path.endswith(".mxl")
+                or (corpus_root() / item.path).stat().st_size <= max_mxl_bytes
+            ]
         cap = limit.get(name) if isinstance(limit, Mapping) else limit
         items.extend(collection_items if cap is None else _spread(collection_items, cap))
     return CorpusPlan(items=items, skipped=skipped)

@@ -29,8 +29,8 @@ class TrackMetadataSerializer(serializers.Serializer):
 
 class SubmittedListenSerializer(serializers.Serializer):
     listened_at = serializers.IntegerField(
-        required=False, help_text="Unix seconds; required for single and import, absent for "
-        "playing_now."
+        required=False,
+        help_text="Unix seconds; required for single and import, absent for playing_now.",
     )
     track_metadata = TrackMetadataSerializer()
 

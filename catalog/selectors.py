@@ -1,0 +1,68 @@
+"""Reads on the catalog. A person sees public tracks and their own; staff see every track.
+
+Metadata-only external tracks (named by listens, without music) never show in the catalog.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, Q, QuerySet
+
+from catalog.midi.style_space import STYLE_DESCRIPTIONS, STYLES
+from catalog.models import Origin, Track
+
+
+@dataclass(frozen=True)
+class StyleSummary:
+    name: str
+    description: str
+    track_count: int
+
+
+def visible_tracks(user: AbstractBaseUser) -> QuerySet[Track]:
+    tracks = Track.objects.exclude(origin=Origin.EXTERNAL)
+    if user.is_staff:
+        return tracks
+    return tracks.filter(Q(is_public=True) | Q(owner_id=user.pk))
+
+
+def search_tracks(
+    *,
+    user: AbstractBaseUser,
+    search: str = "",
+    style: str | None = None,
+    origin: str | None = None,
+) -> QuerySet[Track]:
+    """Visible tracks whose title, artist or collection contains ``search``, newest first."""
+    tracks = visible_tracks(user)
+    if search:
+        tracks = tracks.filter(
+            Q(title__icontains=search)
+            | Q(artist__icontains=search)
+            | Q(collection__icontains=search)
+        )
+    if style:
+        tracks = tracks.filter(style=style)
+    if origin:
+        tracks = tracks.filter(origin=origin)
+    return tracks.order_by("-created_at", "-id")
+
+
+def style_summaries(*, user: AbstractBaseUser) -> list[StyleSummary]:
+    """Every style of the style space with the number of tracks of it the user can see."""
+    counts = dict(
+        visible_tracks(user)
+        .filter(style__isnull=False)
+        .values("style")
+        .annotate(count=Count("id"))
+        .order_by()
+        .values_list("style", "count")
+    )
+    return [
+        StyleSummary(
+            name=style, description=STYLE_DESCRIPTIONS[style], track_count=counts.get(style, 0)
+        )
+        for style in STYLES
+    ]

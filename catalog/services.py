@@ -1,0 +1,280 @@
+"""Every write on the catalog: importing music, style vectors, the classifier, renders.
+
+MIDI is validated and analysed before anything is written; a track row and its MIDI file
+are created together or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.base import ContentFile
+from django.db import transaction
+
+from artifacts.models import ModelArtifact
+from artifacts.services import ArtifactUnavailable, load_active, register_artifact
+from catalog.midi.classifier import StyleClassifier, TrainingConfig, train_style_classifier
+from catalog.midi.corpus import CorpusPiece
+from catalog.midi.features import MidiFeatures, extract_features
+from catalog.midi.rendering import AudioRenderer, render_pianoroll
+from catalog.midi.style_space import (
+    STYLE_DIM,
+    STYLES,
+    compose_vector,
+    normalize_attributes,
+    one_hot_style,
+)
+from catalog.midi.validation import load_midi
+from catalog.models import Origin, Track
+
+logger = logging.getLogger(__name__)
+
+STYLE_CLASSIFIER_KIND = "style_classifier"
+RENDER_DIRECTORY = "renders"
+
+
+@dataclass(frozen=True)
+class StyleAssignment:
+    style: str | None
+    vector: list[float]
+
+
+def analyze_midi(midi_bytes: bytes) -> MidiFeatures:
+    """Features of validated MIDI bytes; raises ``InvalidMidi`` for unacceptable input."""
+    return extract_features(load_midi(midi_bytes))
+
+
+def active_style_classifier() -> StyleClassifier | None:
+    try:
+        return load_active(STYLE_CLASSIFIER_KIND, StyleClassifier.load).model
+    except ArtifactUnavailable:
+        return None
+
+
+def assign_style(
+    features: MidiFeatures, style_label: str | None, classifier: StyleClassifier | None
+) -> StyleAssignment:
+    """A label gives a one-hot style part; otherwise the classifier's probabilities do.
+
+    With neither, the style part is uniform (no style is favoured) until a classifier exists.
+    """
+    if style_label is not None:
+        weights = one_hot_style(style_label)
+    elif classifier is not None:
+        weights = classifier.style_weights([features])[0]
+    else:
+        weights = np.full(STYLE_DIM, 1.0 / STYLE_DIM, dtype=np.float32)
+    vector = compose_vector(weights, normalize_attributes(features.to_attributes()))
+    top = STYLES[int(np.argmax(weights))] if weights.max() > weights.min() else None
+    return StyleAssignment(style=style_label or top, vector=[round(float(v), 6) for v in vector])
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _create_track(*, midi_bytes: bytes, features: MidiFeatures, **fields: Any) -> Track:
+    """Create the row and its MIDI file atomically: on any failure neither remains."""
+    track = Track(
+        midi_sha256=_sha256(midi_bytes),
+        duration_s=features.duration_s,
+        tempo_bpm=features.tempo_bpm,
+        key=features.key,
+        features=features.to_dict(),
+        **fields,
+    )
+    try:
+        with transaction.atomic():
+            track.midi.save("track.mid", ContentFile(midi_bytes), save=False)
+            track.save()
+    except BaseException:
+        if track.midi.name:
+            track.midi.delete(save=False)
+        raise
+    return track
+
+
+def import_midi(
+    *,
+    midi_bytes: bytes,
+    title: str,
+    artist: str = "",
+    origin: str = Origin.UPLOAD,
+    owner: AbstractBaseUser | None = None,
+    is_public: bool = False,
+    collection: str = "",
+    style_label: str | None = None,
+    source_id: str = "",
+    ai_generated: bool = False,
+    provenance: dict[str, Any] | None = None,
+    classifier: StyleClassifier | None = None,
+) -> Track:
+    """Validate, analyse and store one MIDI file as a track; ``InvalidMidi`` writes nothing."""
+    features = analyze_midi(midi_bytes)
+    assignment = assign_style(features, style_label, classifier or active_style_classifier())
+    return _create_track(
+        midi_bytes=midi_bytes,
+        features=features,
+        title=title,
+        artist=artist,
+        origin=origin,
+        owner=owner,
+        is_public=is_public,
+        collection=collection,
+        style_label=style_label,
+        style=assignment.style,
+        style_vector=assignment.vector,
+        source_id=source_id,
+        ai_generated=ai_generated,
+        provenance=provenance or {},
+    )
+
+
+def upload_midi(*, user: AbstractBaseUser, midi_bytes: bytes, title: str) -> Track:
+    """Staff uploads join the public catalog; anyone else's stay private to them."""
+    if user.is_staff:
+        return import_midi(
+            midi_bytes=midi_bytes, title=title, origin=Origin.CATALOG, is_public=True
+        )
+    return import_midi(
+        midi_bytes=midi_bytes, title=title, origin=Origin.UPLOAD, owner=user, is_public=False
+    )
+
+
+def import_corpus_piece(*, piece: CorpusPiece) -> tuple[Track, bool]:
+    """Store a corpus piece as a public catalog track; an already imported one is kept.
+
+    Returns the track and whether it was created.
+    """
+    existing = Track.objects.filter(source_id=piece.source_id).first()
+    if existing is not None:
+        return existing, False
+    assignment = assign_style(piece.features, piece.style, classifier=None)
+    track = _create_track(
+        midi_bytes=piece.midi_bytes,
+        features=piece.features,
+        title=piece.title,
+        artist=piece.composer,
+        collection=piece.collection,
+        origin=Origin.CATALOG,
+        is_public=True,
+        style_label=piece.style,
+        style=assignment.style,
+        style_vector=assignment.vector,
+        source_id=piece.source_id,
+    )
+    return track, True
+
+
+def _labelled_training_data() -> tuple[list[MidiFeatures], list[str], dict[str, int]]:
+    rows = (
+        Track.objects.filter(style_label__isnull=False)
+        .exclude(features={})
+        .values_list("features", "style_label", "collection")
+    )
+    features, labels, collections = [], [], {}
+    for stored, label, collection in rows.iterator(chunk_size=1000):
+        features.append(MidiFeatures.from_dict(stored))
+        labels.append(label)
+        collections[collection] = collections.get(collection, 0) + 1
+    return features, labels, collections
+
+
+def train_classifier(*, config: TrainingConfig | None = None) -> ModelArtifact:
+    """Train on every labelled track, register and activate the new version, restyle."""
+    features, labels, collections = _labelled_training_data()
+    classifier = train_style_classifier(
+        features,
+        labels,
+        config=config or TrainingConfig(),
+        data_description=f"labelled catalog tracks, per collection: {collections}",
+    )
+    with tempfile.TemporaryDirectory() as workdir:
+        saved = classifier.save(Path(workdir) / "style_classifier.joblib")
+        artifact = register_artifact(
+            kind=STYLE_CLASSIFIER_KIND,
+            source=saved,
+            loader=StyleClassifier.load,
+            metrics={
+                "accuracy": classifier.metrics.accuracy,
+                "balanced_accuracy": classifier.metrics.balanced_accuracy,
+                "labels": classifier.metrics.labels,
+                "confusion_matrix": classifier.metrics.confusion_matrix,
+                "test_size": classifier.metrics.test_size,
+            },
+            hyperparameters=classifier.describe()["config"],
+            data_summary=classifier.training_data,
+            version=classifier.version,
+        )
+    restyle_unlabelled_tracks(classifier=classifier)
+    return artifact
+
+
+def restyle_unlabelled_tracks(*, classifier: StyleClassifier, batch_size: int = 500) -> int:
+    """Recompute the style vectors of tracks without a label; returns how many changed."""
+    pending = Track.objects.filter(style_label__isnull=True).exclude(features={})
+    updated = 0
+    for batch in _batched(
+        pending.only("pk", "features").iterator(chunk_size=batch_size), batch_size
+    ):
+        for track in batch:
+            assignment = assign_style(MidiFeatures.from_dict(track.features), None, classifier)
+            track.style, track.style_vector = assignment.style, assignment.vector
+        Track.objects.bulk_update(batch, ["style", "style_vector"])
+        updated += len(batch)
+    return updated
+
+
+def _batched(tracks: Iterable[Track], size: int) -> Iterable[list[Track]]:
+    batch: list[Track] = []
+    for track in tracks:
+        batch.append(track)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _render_path(track: Track, suffix: str) -> Path:
+    return (
+        Path(settings.MEDIA_ROOT)
+        / RENDER_DIRECTORY
+        / track.midi_sha256[:2]
+        / (f"{track.midi_sha256}.{suffix}")
+    )
+
+
+def render_track_audio(*, track: Track, audio_format: str) -> Path:
+    """The track's audio, rendered on first use and cached by MIDI content.
+
+    Raises ``RendererUnavailable`` where FluidSynth or the soundfont is missing.
+    """
+    path = _render_path(track, audio_format)
+    if not path.is_file():
+        renderer = AudioRenderer.find()
+        with track.midi.open("rb") as midi:
+            renderer.render(midi.read(), audio_format, path)
+    return path
+
+
+def render_track_pianoroll(*, track: Track) -> Path:
+    """The track's piano-roll PNG, rendered on first use and cached by MIDI content."""
+    path = _render_path(track, "png")
+    if not path.is_file():
+        with track.midi.open("rb") as midi:
+            image = render_pianoroll(load_midi(midi.read()))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".png.partial")
+        partial.write_bytes(image)
+        partial.replace(path)
+    return path

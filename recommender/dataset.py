@@ -1,0 +1,148 @@
+"""Reads the database into the arrays the pure taste model and recommender take."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from django.contrib.auth import get_user_model
+from django.db.models import Sum
+from scipy import sparse
+
+from catalog.midi.style_space import VECTOR_DIM
+from catalog.models import Track
+from profiles.models import Feedback, Listen, Profile
+from recommender.ml.taste import ExplicitPreferences, ListenEvents, UserHistory
+from recommender.ml.taste import Feedback as FeedbackArrays
+
+# A skipped listen still says something about taste, but much less than a full one.
+SKIP_WEIGHT = 0.25
+# Aggregate imports (one row, many plays) count as at most this many listens for the taste
+# model: beyond it, more plays of one track say little more about the person's style.
+MAX_REPEATS_PER_ROW = 50
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    user_ids: np.ndarray  # database ids, row order
+    track_ids: np.ndarray  # database ids, column order
+    track_vectors: np.ndarray  # (n_tracks, VECTOR_DIM); zeros where a track has none
+    user_items: sparse.csr_matrix  # weighted play counts
+    histories: list[UserHistory]
+
+    def summary(self) -> dict[str, int]:
+        return {
+            "users": len(self.user_ids),
+            "tracks": len(self.track_ids),
+            "user_track_pairs": int(self.user_items.nnz),
+            "listens": int(sum(len(h.listens.track_index) for h in self.histories)),
+            "feedback": int(sum(len(h.feedback.track_index) for h in self.histories)),
+        }
+
+
+def track_vector(track_style_vector: list[float] | None) -> np.ndarray:
+    if not track_style_vector or len(track_style_vector) != VECTOR_DIM:
+        return np.zeros(VECTOR_DIM, dtype=np.float32)
+    return np.asarray(track_style_vector, dtype=np.float32)
+
+
+def load_training_data() -> TrainingData:
+    tracks = list(Track.objects.order_by("pk").values_list("pk", "style_vector", "duration_s"))
+    track_ids = np.array([pk for pk, _, _ in tracks], dtype=np.int64)
+    column = {pk: i for i, pk in enumerate(track_ids)}
+    durations_ms = np.array([(d or 0.0) * 1000.0 for _, _, d in tracks])
+    vectors = np.stack([track_vector(v) for _, v, _ in tracks]) if tracks else np.zeros((0, 12))
+    user_ids = np.array(
+        get_user_model().objects.order_by("pk").values_list("pk", flat=True), dtype=np.int64
+    )
+    row = {pk: i for i, pk in enumerate(user_ids)}
+    listens = _listens_by_user(column, durations_ms)
+    feedback = _feedback_by_user(column)
+    preferences = dict(Profile.objects.values_list("user_id", "preferences"))
+    histories = [
+        UserHistory(
+            listens=listens.get(pk, ListenEvents.empty()),
+            feedback=feedback.get(pk, FeedbackArrays.empty()),
+            preferences=explicit_preferences(preferences.get(pk) or {}),
+        )
+        for pk in user_ids
+    ]
+    return TrainingData(
+        user_ids=user_ids,
+        track_ids=track_ids,
+        track_vectors=vectors.astype(np.float32),
+        user_items=_user_items(row, column, (len(user_ids), len(track_ids))),
+        histories=histories,
+    )
+
+
+def explicit_preferences(preferences: dict) -> ExplicitPreferences:
+    tempo = preferences.get("tempo_bpm")
+    return ExplicitPreferences(
+        styles=tuple(preferences.get("styles", ())),
+        tempo_bpm_range=(float(tempo[0]), float(tempo[1])) if tempo else None,
+    )
+
+
+def _user_items(
+    row: dict[int, int], column: dict[int, int], shape: tuple[int, int]
+) -> sparse.csr_matrix:
+    plays = (
+        Listen.objects.values("user_id", "track_id", "skipped")
+        .annotate(plays=Sum("play_count"))
+        .values_list("user_id", "track_id", "skipped", "plays")
+    )
+    rows, columns, weights = [], [], []
+    for user_id, track_id, skipped, count in plays.iterator(chunk_size=20_000):
+        rows.append(row[user_id])
+        columns.append(column[track_id])
+        weights.append(count * (SKIP_WEIGHT if skipped else 1.0))
+    return sparse.csr_matrix(
+        (np.array(weights, dtype=np.float32), (rows, columns)), shape=shape, dtype=np.float32
+    )
+
+
+def _listens_by_user(column: dict[int, int], durations_ms: np.ndarray) -> dict[int, ListenEvents]:
+    fields = ("user_id", "track_id", "listened_at", "ms_played", "skipped", "play_count")
+    grouped: dict[int, list[tuple]] = {}
+    for user_id, *rest in (
+        Listen.objects.order_by("user_id").values_list(*fields).iterator(chunk_size=20_000)
+    ):
+        grouped.setdefault(user_id, []).append(tuple(rest))
+    return {
+        user_id: _listen_events(rows, column, durations_ms) for user_id, rows in grouped.items()
+    }
+
+
+def _listen_events(
+    rows: list[tuple], column: dict[int, int], durations_ms: np.ndarray
+) -> ListenEvents:
+    repeats = np.array([min(max(1, count), MAX_REPEATS_PER_ROW) for *_, count in rows])
+    tracks = np.array([column[track_id] for track_id, *_ in rows], dtype=np.int64)
+    durations = durations_ms[tracks]
+    played = np.array(
+        [ms if ms is not None else np.nan for _, _, ms, _, _ in rows], dtype=np.float64
+    )
+    # Unknown play time means the whole track, as scrobblers report completed plays.
+    played = np.where(np.isnan(played), durations, played)
+    return ListenEvents(
+        track_index=np.repeat(tracks, repeats),
+        listened_at=np.repeat([at.timestamp() for _, at, *_ in rows], repeats),
+        ms_played=np.repeat(played, repeats),
+        duration_ms=np.repeat(durations, repeats),
+        skipped=np.repeat([bool(s) for _, _, _, s, _ in rows], repeats),
+    )
+
+
+def _feedback_by_user(column: dict[int, int]) -> dict[int, FeedbackArrays]:
+    grouped: dict[int, tuple[list[int], list[float]]] = {}
+    for user_id, track_id, score in Feedback.objects.exclude(score=0).values_list(
+        "user_id", "track_id", "score"
+    ):
+        tracks, scores = grouped.setdefault(user_id, ([], []))
+        tracks.append(column[track_id])
+        scores.append(float(score))
+    return {
+        user_id: FeedbackArrays(np.array(tracks, dtype=np.int64), np.array(scores))
+        for user_id, (tracks, scores) in grouped.items()
+    }

@@ -1,0 +1,167 @@
+"""Reads of the recommender: ranked recommendations from the active model, with reasons."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Q, QuerySet
+from scipy import sparse
+
+from artifacts.services import ArtifactUnavailable, LoadedArtifact, load_active
+from catalog.midi.style_space import STYLES, split_vector
+from catalog.models import Track
+from profiles.models import Listen, Profile
+from recommender.dataset import SKIP_WEIGHT, track_vector
+from recommender.services import TASTE_KIND, TasteBundle, load_bundle
+
+__all__ = ["ArtifactUnavailable", "Recommendation", "recommend_for"]
+# How many candidates to pull from the model before visibility and preference filters.
+CANDIDATE_FACTOR = 4
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    track: Track
+    score: float
+    reason: str
+
+
+def recommendable_tracks(user: AbstractBaseUser, *, include_generated: bool) -> QuerySet[Track]:
+    """Tracks this user may be offered: public playable tracks and their own uploads."""
+    visible = Q(is_public=True) | Q(owner=user)
+    tracks = Track.objects.filter(visible).exclude(origin="external")
+    if not include_generated:
+        tracks = tracks.exclude(origin="generated")
+    return tracks
+
+
+def recommend_for(
+    user: AbstractBaseUser,
+    *,
+    limit: int = 20,
+    include_generated: bool = True,
+    include_heard: bool = False,
+    diversity: float = 0.2,
+) -> tuple[str, list[Recommendation]]:
+    """``(model_version, recommendations)`` from the active model, without refitting.
+
+    Listens made since the fit count (the user's row is read fresh); tracks added since the
+    fit compete on content similarity to the user's taste.
+    """
+    served: LoadedArtifact[TasteBundle] = load_active(TASTE_KIND, load_bundle)
+    bundle = served.model
+    profile = Profile.objects.filter(user=user).first()
+    vector = _user_vector(bundle, profile)
+    avoided = set((profile.preferences if profile else {}).get("avoid_styles", []))
+    heard = _heard_weights(user, bundle)
+    allowed = recommendable_tracks(user, include_generated=include_generated)
+    candidates = _model_candidates(bundle, heard, vector, limit, include_heard, diversity)
+    candidates += _new_track_candidates(bundle, allowed, vector, heard, include_heard)
+    by_id = allowed.in_bulk([track_id for track_id, _ in candidates])
+    favourite_style = STYLES[int(np.argmax(split_vector(vector)[0]))]
+    seeds = _top_heard_tracks(user)
+    results: list[Recommendation] = []
+    for track_id, score in sorted(candidates, key=lambda c: -c[1]):
+        track = by_id.get(track_id)
+        if track is None or track.style in avoided or any(r.track.pk == track_id for r in results):
+            continue
+        results.append(Recommendation(track, score, _reason(bundle, track, favourite_style, seeds)))
+        if len(results) == limit:
+            break
+    return served.artifact.version, results
+
+
+def _user_vector(bundle: TasteBundle, profile: Profile | None) -> np.ndarray:
+    if profile is not None and profile.taste_vector:
+        return np.asarray(profile.taste_vector, dtype=np.float32)
+    return np.asarray(bundle.taste.prior_vector, dtype=np.float32)
+
+
+def _heard_weights(user: AbstractBaseUser, bundle: TasteBundle) -> dict[int, float]:
+    weights: dict[int, float] = {}
+    for track_id, skipped, plays in Listen.objects.filter(user=user).values_list(
+        "track_id", "skipped", "play_count"
+    ):
+        weights[track_id] = weights.get(track_id, 0.0) + plays * (SKIP_WEIGHT if skipped else 1.0)
+    return weights
+
+
+def _model_candidates(
+    bundle: TasteBundle,
+    heard: dict[int, float],
+    vector: np.ndarray,
+    limit: int,
+    include_heard: bool,
+    diversity: float,
+) -> list[tuple[int, float]]:
+    columns = {bundle.track_column(track_id): w for track_id, w in heard.items()}
+    columns.pop(None, None)
+    row = sparse.csr_matrix(
+        (list(columns.values()), ([0] * len(columns), list(columns.keys()))),
+        shape=(1, len(bundle.track_ids)),
+        dtype=np.float32,
+    )
+    found = bundle.recommender.recommend(
+        None,
+        n=min(len(bundle.track_ids), limit * CANDIDATE_FACTOR),
+        exclude_seen=not include_heard,
+        diversity=diversity,
+        user_items=row,
+        user_vector=vector,
+    )
+    return [
+        (int(bundle.track_ids[item]), float(score))
+        for item, score in zip(found.items, found.scores, strict=True)
+        if np.isfinite(score)
+    ]
+
+
+def _new_track_candidates(
+    bundle: TasteBundle,
+    allowed: QuerySet[Track],
+    vector: np.ndarray,
+    heard: dict[int, float],
+    include_heard: bool,
+) -> list[tuple[int, float]]:
+    """Tracks the model has not seen compete on content, weighted as the model weighs it."""
+    newest_known = int(bundle.track_ids.max()) if len(bundle.track_ids) else 0
+    fresh = allowed.filter(pk__gt=newest_known).values_list("pk", "style_vector")
+    unit = vector / max(float(np.linalg.norm(vector)), 1e-9)
+    weight = bundle.recommender.content_weight
+    candidates = []
+    for track_id, style_vector in fresh:
+        if track_id in heard and not include_heard:
+            continue
+        other = track_vector(style_vector)
+        cosine = float(other @ unit) / max(float(np.linalg.norm(other)), 1e-9)
+        candidates.append((track_id, weight * cosine))
+    return candidates
+
+
+def _top_heard_tracks(user: AbstractBaseUser) -> list[Track]:
+    top = (
+        Listen.objects.filter(user=user, skipped=False)
+        .values_list("track_id", flat=True)
+        .order_by("-listened_at")[:200]
+    )
+    return list(Track.objects.filter(pk__in=list(top)).exclude(origin="external")[:50])
+
+
+def _reason(bundle: TasteBundle, track: Track, favourite_style: str, seeds: list[Track]) -> str:
+    column = bundle.track_column(track.pk)
+    if column is not None and seeds:
+        similar = bundle.recommender.similar_items(column, n=25)
+        seed_by_column = {bundle.track_column(s.pk): s for s in seeds}
+        for item in similar.items:
+            seed = seed_by_column.get(int(item))
+            if seed is not None:
+                return f"because you played {seed.title}"
+    if track.origin == "generated":
+        return f"freshly generated in your favourite style, {favourite_style}"
+    if track.style == favourite_style:
+        return f"in your favourite style, {favourite_style}"
+    if not seeds:
+        return f"popular {track.style or 'music'} to start with"
+    return f"{track.style or 'music'} close to your taste"

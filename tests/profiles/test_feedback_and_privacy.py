@@ -1,0 +1,69 @@
+"""Feedback with history, export and deletion of listening data, cross-user refusals."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from profiles.models import Feedback, FeedbackEvent, Listen
+from tests.helpers import client_for
+
+pytestmark = pytest.mark.django_db
+T0 = 1_700_000_000
+
+
+def test_feedback_keeps_one_current_value_and_the_whole_history(auth_client, user, make_track):
+    track = make_track("Madrigal")
+    for score in (1, -1):
+        response = auth_client.post("/api/v1/feedback/", {"track": track.pk, "score": score})
+        assert response.status_code == 200 and response.json()["score"] == score
+    assert list(Feedback.objects.filter(user=user).values_list("score", flat=True)) == [-1]
+    assert auth_client.get("/api/v1/feedback/").json()["results"][0]["score"] == -1
+
+    cleared = auth_client.post("/api/v1/feedback/", {"track": track.pk, "score": 0})
+    assert cleared.status_code == 200 and cleared.json()["score"] == 0
+    assert not Feedback.objects.filter(user=user).exists()
+    history = FeedbackEvent.objects.filter(user=user).order_by("created_at", "id")
+    assert list(history.values_list("score", flat=True)) == [1, -1, 0]
+
+
+@pytest.mark.parametrize("body", [{"track": 1, "score": 2}, {"score": 1}, {"track": 0, "score": 1}])
+def test_feedback_validation(auth_client, body):
+    assert auth_client.post("/api/v1/feedback/", body).status_code == 400
+
+
+def test_nobody_gives_feedback_on_another_persons_private_track(auth_client, make_user, make_track):
+    private = make_track("Private", owner=make_user("bob"), public=False)
+    response = auth_client.post("/api/v1/feedback/", {"track": private.pk, "score": 1})
+    assert response.status_code == 400 and "track" in response.json()
+    assert not FeedbackEvent.objects.exists()
+
+
+def test_feedback_is_private(auth_client, make_user, make_track):
+    track = make_track("Shared")
+    bob = client_for(make_user("bob"))
+    bob.post("/api/v1/feedback/", {"track": track.pk, "score": 1})
+    assert auth_client.get("/api/v1/feedback/").json()["results"] == []
+
+
+def test_export_holds_listens_and_feedback_and_delete_removes_them(
+    auth_client, user, make_user, make_track
+):
+    track = make_track("Jig", "O'Neill")
+    listens = [{"track": track.pk, "listened_at": T0 + i} for i in range(3)]
+    auth_client.post("/api/v1/listens/", {"listens": listens}, format="json")
+    auth_client.post("/api/v1/feedback/", {"track": track.pk, "score": 1})
+    bob = make_user("bob")
+    client_for(bob).post("/api/v1/listens/", {"listens": listens[:1]}, format="json")
+
+    export = auth_client.get("/api/v1/me/export/").json()
+    assert len(export["listens"]) == 3
+    assert {row["track__title"] for row in export["listens"]} == {"Jig"}
+    assert export["feedback"]["current"][0]["score"] == 1
+    assert len(export["feedback"]["history"]) == 1
+
+    assert auth_client.delete("/api/v1/me/").status_code == 204
+    assert not get_user_model().objects.filter(pk=user.pk).exists()
+    assert not Listen.objects.filter(user_id=user.pk).exists()
+    assert not FeedbackEvent.objects.filter(user_id=user.pk).exists()
+    assert Listen.objects.filter(user=bob).count() == 1

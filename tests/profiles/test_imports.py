@@ -1,0 +1,111 @@
+"""Imports through the API (synchronous and as a job) and manage.py import_listens."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from django.core.management import call_command
+
+from jobs.models import Job
+from jobs.runner import run_job
+from profiles.api import views
+from profiles.models import Listen
+from tests.helpers import SHARED_DATA, client_for
+
+pytestmark = pytest.mark.django_db
+URL = "/api/v1/listens/import/"
+LASTFM_1K = (
+    SHARED_DATA / "lastfm-1k-sample" / "userid-timestamp-artid-artname-traid-traname.head5000.tsv"
+)
+
+
+def jsonl(count: int, *, bad_lines: int = 0) -> bytes:
+    lines = [
+        json.dumps(
+            {
+                "listened_at": 1_600_000_000 + i,
+                "track_metadata": {"artist_name": f"Artist {i % 7}", "track_name": f"Song {i}"},
+            }
+        )
+        for i in range(count)
+    ]
+    lines += ['{"listened_at": 5, "track_metadata": {}}'] * bad_lines
+    return "\n".join(lines).encode()
+
+
+def upload(client, content: bytes, fmt: str, **extra):
+    file = io.BytesIO(content)
+    file.name = "history.json"
+    return client.post(URL, {"file": file, "format": fmt, **extra}, format="multipart")
+
+
+def test_listenbrainz_export_imports_once_and_reports_skipped_lines(auth_client, user):
+    content = jsonl(2500, bad_lines=2)
+    first = upload(auth_client, content, "listenbrainz")
+    assert first.status_code == 201, first.json()
+    report = first.json()
+    assert (report["accepted"], report["duplicates"]) == (2500, 0)
+    assert [s["line"] for s in report["skipped"]] == [2501, 2502]
+    again = upload(auth_client, content, "listenbrainz").json()
+    assert (again["accepted"], again["duplicates"]) == (0, 2500)
+    assert Listen.objects.filter(user=user).count() == 2500
+    assert set(Listen.objects.values_list("source", flat=True)) == {"import:listenbrainz"}
+
+
+def test_spotify_history_upload(auth_client, user):
+    rows = [
+        {
+            "ts": "2022-06-01T12:00:00Z",
+            "ms_played": 5000,
+            "master_metadata_track_name": "Quick",
+            "master_metadata_album_artist_name": "Skipper",
+            "reason_end": "fwdbtn",
+            "skipped": True,
+            "incognito_mode": False,
+        },
+        {"ts": "2022-06-01T13:00:00Z", "ms_played": 1, "episode_name": "Talk"},
+    ]
+    report = upload(auth_client, json.dumps(rows).encode(), "spotify").json()
+    assert report["accepted"] == 1 and report["skipped"][0]["line"] == 2
+    assert Listen.objects.get(user=user).skipped is True
+
+
+def test_unknown_format_is_refused(auth_client):
+    assert upload(auth_client, b"[]", "napster").status_code == 400
+
+
+def test_large_uploads_run_as_a_job_only_their_owner_can_see(
+    auth_client, user, make_user, monkeypatch, tmp_path, settings
+):
+    settings.MEDIA_ROOT = tmp_path
+    monkeypatch.setattr(views, "SYNC_IMPORT_MAX_BYTES", 100)
+    response = upload(auth_client, jsonl(30), "listenbrainz")
+    assert response.status_code == 202, response.json()
+    job_id = response.json()["id"]
+    assert run_job(job_id) == "succeeded"
+    status = auth_client.get(f"{URL}{job_id}/").json()
+    assert status["status"] == "succeeded" and status["result"]["accepted"] == 30
+    assert Listen.objects.filter(user=user).count() == 30
+    assert not list((tmp_path / "imports").iterdir())
+    assert client_for(make_user("bob")).get(f"{URL}{job_id}/").status_code == 404
+    assert Job.objects.get(pk=job_id).progress == 1.0
+
+
+def test_command_imports_the_lastfm_1k_sample_idempotently(user, capsys):
+    if not LASTFM_1K.exists():
+        pytest.skip(f"Last.fm-1K sample not found at {LASTFM_1K}")
+    with LASTFM_1K.open(encoding="utf-8") as stream:
+        first_user_rows = sum(line.startswith("user_000001\t") for line in stream)
+    call_command("import_listens", str(LASTFM_1K), user="alice", format="lastfm-1k")
+    out, err = capsys.readouterr()
+    stored = Listen.objects.filter(user=user).count()
+    skipped = err.count("skipped:")
+    duplicates = int(out.split(" already stored")[0].rsplit(" ", 1)[1])
+    assert stored + skipped + duplicates == first_user_rows
+    assert stored > 4900 and "3 rows of other users" in out
+    call_command("import_listens", str(LASTFM_1K), user="alice", format="lastfm-1k")
+    out, _ = capsys.readouterr()
+    assert out.startswith("0 listens imported")
+    assert Listen.objects.filter(user=user).count() == stored
