@@ -175,7 +175,7 @@ def import_corpus_piece(*, piece: CorpusPiece) -> tuple[Track, bool]:
     return track, True
 
 
-def _labelled_training_data() -> tuple[list[MidiFeatures], list[str], dict[str, int]]:
+def labelled_training_data() -> tuple[list[MidiFeatures], list[str], dict[str, int]]:
     rows = (
         Track.objects.filter(style_label__isnull=False)
         .exclude(features={})
@@ -191,7 +191,7 @@ def _labelled_training_data() -> tuple[list[MidiFeatures], list[str], dict[str, 
 
 def train_classifier(*, config: TrainingConfig | None = None) -> ModelArtifact:
     """Train on every labelled track, register and activate the new version, restyle."""
-    features, labels, collections = _labelled_training_data()
+    features, labels, collections = labelled_training_data()
     classifier = train_style_classifier(
         features,
         labels,

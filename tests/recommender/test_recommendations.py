@@ -1,0 +1,139 @@
+"""The taste model and recommendations through the public API and the train command."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+
+from artifacts.models import ModelArtifact
+from catalog.midi.style_space import compose_vector, one_hot_style
+from catalog.models import Track
+from profiles.models import Listen
+from tests.helpers import client_for
+
+pytestmark = pytest.mark.django_db
+RECOMMENDATIONS = "/api/v1/recommendations/"
+STYLES_USED = ("fiddle", "chorale", "madrigal")
+
+
+@pytest.fixture(autouse=True)
+def model_root(settings, tmp_path):
+    settings.MODEL_ROOT = tmp_path / "models"
+
+
+def make_track(style: str, number: int, **fields) -> Track:
+    vector = compose_vector(one_hot_style(style), np.full(5, 0.5, dtype=np.float32))
+    return Track.objects.create(
+        title=f"{style} tune {number}",
+        artist=f"{style} composer",
+        style=style,
+        style_label=style,
+        style_vector=vector.tolist(),
+        is_public=fields.pop("is_public", True),
+        duration_s=120.0,
+        **fields,
+    )
+
+
+@pytest.fixture
+def catalog():
+    return {style: [make_track(style, n) for n in range(8)] for style in STYLES_USED}
+
+
+def listen(user, tracks, start=datetime(2025, 6, 1, tzinfo=UTC)):
+    Listen.objects.bulk_create(
+        Listen(user=user, track=t, listened_at=start + timedelta(minutes=i), ms_played=120_000)
+        for i, t in enumerate(tracks)
+    )
+
+
+@pytest.fixture
+def listeners(make_user, catalog):
+    """Fiddle fans who co-listen fiddle tunes 0-5, and chorale fans."""
+    fans = [make_user(f"fiddler{i}") for i in range(4)]
+    for fan in fans:
+        listen(fan, catalog["fiddle"][:6])
+    singers = [make_user(f"singer{i}") for i in range(3)]
+    for singer in singers:
+        listen(singer, catalog["chorale"][:5] + catalog["madrigal"][:1])
+    return fans, singers
+
+
+def test_recommendations_answer_503_until_a_model_is_trained(auth_client):
+    response = auth_client.get(RECOMMENDATIONS)
+    assert response.status_code == 503
+    assert "no taste model has been trained yet" in response.json()["detail"]
+
+
+def test_training_stores_a_versioned_model_and_every_users_taste(listeners, capsys):
+    call_command("train_taste")
+    artifact = ModelArtifact.objects.get(kind="taste", is_active=True)
+    assert artifact.data_summary["users"] == 7
+    assert artifact.data_summary["listens"] == 4 * 6 + 3 * 6
+    assert "holdout_ndcg@10" in artifact.metrics
+    fans, singers = listeners
+    fan_taste = client_for(fans[0]).get("/api/v1/me/").json()["taste"]
+    singer_taste = client_for(singers[0]).get("/api/v1/me/").json()["taste"]
+    assert fan_taste["model_version"] == artifact.version
+    assert max(fan_taste["styles"], key=fan_taste["styles"].get) == "fiddle"
+    assert max(singer_taste["styles"], key=singer_taste["styles"].get) == "chorale"
+    assert "activated" in capsys.readouterr().out
+
+
+def test_recommendations_follow_co_listening_and_skip_what_was_heard(listeners, catalog, make_user):
+    call_command("train_taste")
+    newcomer = make_user("newcomer")
+    listen(newcomer, catalog["fiddle"][:2])
+    response = client_for(newcomer).get(RECOMMENDATIONS, {"limit": 5, "diversity": 0})
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["model_version"].startswith("taste-")
+    ids = [item["track"]["id"] for item in body["results"]]
+    heard = {t.pk for t in catalog["fiddle"][:2]}
+    assert not heard & set(ids)
+    co_listened = {t.pk for t in catalog["fiddle"][2:6]}
+    assert set(ids[:4]) == co_listened
+    assert all(item["reason"] for item in body["results"])
+    assert any(item["reason"].startswith("because you played") for item in body["results"])
+
+
+def test_private_tracks_of_others_are_never_recommended(listeners, catalog, make_user):
+    owner = make_user("owner")
+    private = make_track("fiddle", 99, is_public=False, owner=owner, origin="upload")
+    call_command("train_taste")
+    fan = listeners[0][0]
+    ids = [
+        i["track"]["id"]
+        for i in client_for(fan).get(RECOMMENDATIONS, {"limit": 30}).json()["results"]
+    ]
+    assert private.pk not in ids
+    owner_ids = [
+        i["track"]["id"]
+        for i in client_for(owner).get(RECOMMENDATIONS, {"limit": 30}).json()["results"]
+    ]
+    assert private.pk in owner_ids
+
+
+def test_tracks_added_after_training_are_recommended_by_content(listeners, catalog):
+    call_command("train_taste")
+    fresh = make_track("fiddle", 100)
+    fan = listeners[0][0]
+    body = client_for(fan).get(RECOMMENDATIONS, {"limit": 10, "diversity": 0}).json()
+    assert fresh.pk in [item["track"]["id"] for item in body["results"]]
+
+
+def test_a_user_without_history_gets_popular_picks(listeners, make_user):
+    call_command("train_taste")
+    stranger = make_user("stranger")
+    body = client_for(stranger).get(RECOMMENDATIONS, {"limit": 5}).json()
+    assert len(body["results"]) == 5
+
+
+@pytest.mark.parametrize("query", [{"limit": 0}, {"limit": 500}, {"diversity": 2}, {"limit": "x"}])
+def test_bad_queries_are_400s(auth_client, query):
+    response = auth_client.get(RECOMMENDATIONS, query)
+    assert response.status_code == 400
+    assert set(response.json()) <= {"limit", "diversity"}
