@@ -52,23 +52,24 @@ def match_key(artist_name: str, track_name: str) -> MatchKey:
 class _TrackIdCache:
     """Normalized (artist, title) → track id, per process; emptied when it grows too big.
 
-    A hit may name a track deleted since; the caller's insert then fails on the foreign
-    key and it calls ``forget`` before retrying.
+    Hits are checked against the table in one query by primary key (a track may have been
+    deleted, or its creation rolled back), which is far cheaper than matching names.
     """
 
     def __init__(self) -> None:
         self.ids: dict[MatchKey, int] = {}
 
     def get_many(self, keys: Iterable[MatchKey]) -> dict[MatchKey, int]:
-        return {key: self.ids[key] for key in keys if key in self.ids}
+        hits = {key: self.ids[key] for key in keys if key in self.ids}
+        if not hits:
+            return hits
+        alive = set(Track.objects.filter(pk__in=set(hits.values())).values_list("pk", flat=True))
+        return {key: track_id for key, track_id in hits.items() if track_id in alive}
 
     def put_many(self, found: dict[MatchKey, int]) -> None:
         if len(self.ids) + len(found) > _CACHE_LIMIT:
             self.ids.clear()
         self.ids.update(found)
-
-    def forget(self) -> None:
-        self.ids.clear()
 
 
 track_id_cache = _TrackIdCache()

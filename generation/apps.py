@@ -3,3 +3,13 @@ from django.apps import AppConfig
 
 class GenerationConfig(AppConfig):
     name = "generation"
+
+    def ready(self) -> None:
+        from generation import selectors, tasks  # noqa: F401  (registers the job handler)
+        from generation.generator import generator_health
+        from musicsite.health import register_model_check
+        from profiles.export import register_export_section
+
+        register_model_check("generator", generator_health)
+        register_export_section("generations", selectors.export_generations)
+        register_export_section("playlists", selectors.export_playlists)

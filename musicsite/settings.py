@@ -238,3 +238,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Generation quotas per user: jobs queued or running at once, and jobs started per day.
+GENERATION_MAX_CONCURRENT = int(os.environ.get("GENERATION_MAX_CONCURRENT", "2"))
+GENERATION_MAX_DAILY = int(os.environ.get("GENERATION_MAX_DAILY", "50"))
+# The novelty check re-samples a generated piece this many times at most before failing it.
+GENERATION_MAX_RESAMPLES = int(os.environ.get("GENERATION_MAX_RESAMPLES", "5"))

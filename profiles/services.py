@@ -11,13 +11,13 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.authtoken.models import Token
 
-from catalog.external import EXTERNAL_ORIGIN, TrackMetadata, resolve_tracks, track_id_cache
+from catalog.external import EXTERNAL_ORIGIN, TrackMetadata, resolve_tracks
 from catalog.models import Track
 from profiles.listen_input import ListenInput, ListenProblems, Problem
 from profiles.models import (
@@ -122,16 +122,11 @@ def record_listens(
 
     Raises ListenProblems (nothing written) when a track id is unknown or not visible.
     """
-    try:
-        return _record_listens_once(user, listens, source)
-    except IntegrityError:
-        # A cached track id whose track was deleted since: look the names up afresh.
-        track_id_cache.forget()
-        return _record_listens_once(user, listens, source)
+    with transaction.atomic():
+        return _record_listens(user, listens, source)
 
 
-@transaction.atomic
-def _record_listens_once(
+def _record_listens(
     user: AbstractBaseUser, listens: Sequence[ListenInput], source: str
 ) -> ListenTally:
     _check_track_ids(user, listens)

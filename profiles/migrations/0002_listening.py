@@ -7,69 +7,158 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('catalog', '0001_initial'),
-        ('profiles', '0001_initial'),
+        ("catalog", "0001_initial"),
+        ("profiles", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='NowPlaying',
+            name="NowPlaying",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('started_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('expires_at', models.DateTimeField()),
-                ('track', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='catalog.track')),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='now_playing', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("started_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("expires_at", models.DateTimeField()),
+                (
+                    "track",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="catalog.track",
+                    ),
+                ),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="now_playing",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Feedback',
+            name="Feedback",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('score', models.SmallIntegerField(choices=[(1, 'love'), (-1, 'hate')])),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('track', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='feedback', to='catalog.track')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='feedback', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("score", models.SmallIntegerField(choices=[(1, "love"), (-1, "hate")])),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "track",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="feedback",
+                        to="catalog.track",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="feedback",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-updated_at', '-id'],
-                'constraints': [models.UniqueConstraint(fields=('user', 'track'), name='one_feedback_per_user_track')],
+                "ordering": ["-updated_at", "-id"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("user", "track"), name="one_feedback_per_user_track"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='FeedbackEvent',
+            name="FeedbackEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('score', models.SmallIntegerField(choices=[(1, 'Love'), (0, 'Clear'), (-1, 'Hate')])),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('track', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='catalog.track')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='feedback_events', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "score",
+                    models.SmallIntegerField(choices=[(1, "Love"), (0, "Clear"), (-1, "Hate")]),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "track",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="catalog.track",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="feedback_events",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['user', 'created_at'], name='feedback_event_user_time')],
+                "ordering": ["-created_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["user", "created_at"], name="feedback_event_user_time")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Listen',
+            name="Listen",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('listened_at', models.DateTimeField()),
-                ('ms_played', models.PositiveIntegerField(blank=True, null=True)),
-                ('skipped', models.BooleanField(default=False)),
-                ('play_count', models.PositiveIntegerField(default=1)),
-                ('source', models.CharField(db_index=True, default='api', max_length=32)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('track', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='listens', to='catalog.track')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='listens', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("listened_at", models.DateTimeField()),
+                ("ms_played", models.PositiveIntegerField(blank=True, null=True)),
+                ("skipped", models.BooleanField(default=False)),
+                ("play_count", models.PositiveIntegerField(default=1)),
+                ("source", models.CharField(db_index=True, default="api", max_length=32)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "track",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="listens",
+                        to="catalog.track",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="listens",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-listened_at', '-id'],
-                'indexes': [models.Index(fields=['user', '-listened_at'], name='listen_user_time')],
-                'constraints': [models.UniqueConstraint(fields=('user', 'track', 'listened_at'), name='listen_once_per_user_track_time')],
+                "ordering": ["-listened_at", "-id"],
+                "indexes": [models.Index(fields=["user", "-listened_at"], name="listen_user_time")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("user", "track", "listened_at"),
+                        name="listen_once_per_user_track_time",
+                    )
+                ],
             },
         ),
     ]

@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from catalog.api.serializers import TrackSerializer
+from catalog.midi.style_space import STYLES
+from generation.models import GenerationRequest, Playlist, PlaylistItem, PlaylistStatus
+from generation.selectors import playlist_status
+
+
+class GenerationCreateSerializer(serializers.Serializer):
+    count = serializers.IntegerField(min_value=1, max_value=8)
+    bars = serializers.IntegerField(min_value=4, max_value=64, default=16)
+    temperature = serializers.FloatField(min_value=0.1, max_value=2.0, default=1.0)
+    seed = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False)
+    style_mix = serializers.DictField(
+        child=serializers.FloatField(min_value=0.0, max_value=1000.0),
+        required=False,
+        help_text=f"Weights per style, e.g. {{'fiddle': 3, 'folk': 1}}; styles: {list(STYLES)}.",
+    )
+    tempo_bpm = serializers.FloatField(min_value=40.0, max_value=240.0, required=False)
+    variation_of = serializers.IntegerField(
+        required=False, help_text="A catalog track or one of your own to vary."
+    )
+
+    def validate_style_mix(self, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(STYLES))
+        if unknown:
+            raise serializers.ValidationError(f"Unknown styles {unknown}; known: {list(STYLES)}.")
+        if not value or sum(value.values()) <= 0:
+            raise serializers.ValidationError("Give at least one style a positive weight.")
+        return value
+
+
+class GenerationAcceptedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    url = serializers.CharField()
+
+
+class GenerationSerializer(serializers.ModelSerializer):
+    status = serializers.CharField(source="job.status")
+    progress = serializers.FloatField(source="job.progress")
+    message = serializers.CharField(source="job.message")
+    error = serializers.CharField(source="job.error")
+    finished_at = serializers.DateTimeField(source="job.finished_at", allow_null=True)
+    tracks = serializers.SerializerMethodField()
+
+    class Meta:
+        model = GenerationRequest
+        fields = [
+            "id",
+            "status",
+            "progress",
+            "message",
+            "tracks",
+            "error",
+            "count",
+            "bars",
+            "temperature",
+            "seed",
+            "style_mix",
+            "tempo_bpm",
+            "variation_of",
+            "condition",
+            "model_version",
+            "resampled",
+            "created_at",
+            "finished_at",
+        ]
+
+    @extend_schema_field(TrackSerializer(many=True))
+    def get_tracks(self, request: GenerationRequest) -> list[dict[str, Any]]:
+        tracks = [output.track for output in request.outputs.select_related("track")]
+        return TrackSerializer(tracks, many=True, context=self.context).data
+
+
+class PlaylistCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    length = serializers.IntegerField(min_value=5, max_value=100)
+    generated_share = serializers.FloatField(min_value=0.0, max_value=1.0, default=0.25)
+
+
+class PlaylistItemSerializer(serializers.ModelSerializer):
+    track = TrackSerializer()
+
+    class Meta:
+        model = PlaylistItem
+        fields = ["position", "track", "reason"]
+
+
+class PlaylistSerializer(serializers.ModelSerializer):
+    status = serializers.SerializerMethodField()
+    items = PlaylistItemSerializer(many=True)
+
+    class Meta:
+        model = Playlist
+        fields = ["id", "name", "status", "length", "generated_share", "items", "error"]
+        fields += ["created_at", "updated_at"]
+
+    @extend_schema_field(serializers.ChoiceField(choices=PlaylistStatus.choices))
+    def get_status(self, playlist: Playlist) -> str:
+        return playlist_status(playlist)
+
+
+class PlaylistUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)
+    tracks = serializers.ListField(
+        child=serializers.IntegerField(),
+        required=False,
+        max_length=100,
+        help_text="The new order of the playlist's tracks (ids); tracks left out are removed.",
+    )

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from artifacts.services import ArtifactUnavailable
+from catalog.selectors import visible_tracks
+from generation import selectors, services
+from generation.api.serializers import (
+    GenerationAcceptedSerializer,
+    GenerationCreateSerializer,
+    GenerationSerializer,
+    PlaylistCreateSerializer,
+    PlaylistSerializer,
+    PlaylistUpdateSerializer,
+)
+from generation.models import GenerationRequest, Playlist
+
+
+def _unavailable(exc: ArtifactUnavailable) -> Response:
+    return Response(
+        {"detail": f"Not available yet: {exc}"}, status=status.HTTP_503_SERVICE_UNAVAILABLE
+    )
+
+
+class GenerationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = GenerationSerializer
+
+    def get_queryset(self) -> QuerySet[GenerationRequest]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no user
+            return GenerationRequest.objects.none()
+        return selectors.generation_requests(self.request.user)
+
+    @extend_schema(
+        request=GenerationCreateSerializer, responses={202: GenerationAcceptedSerializer}
+    )
+    def create(self, request: Request) -> Response:
+        serializer = GenerationCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        if "variation_of" in data:
+            track = visible_tracks(request.user).filter(pk=data["variation_of"]).first()
+            if track is None or not track.midi:
+                raise ValidationError({"variation_of": ["No such track with MIDI you can see."]})
+            data["variation_of"] = track
+        generation = services.request_generation(user=request.user, **data)
+        body = {
+            "id": generation.pk,
+            "status": generation.job.status,
+            "url": reverse("generation-detail", args=[generation.pk]),
+        }
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
+class PlaylistViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = PlaylistSerializer
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[Playlist]:
+        if getattr(self, "swagger_fake_view", False):
+            return Playlist.objects.none()
+        return selectors.playlists(self.request.user).prefetch_related("items__track")
+
+    @extend_schema(
+        request=PlaylistCreateSerializer,
+        responses={201: PlaylistSerializer, 202: PlaylistSerializer},
+        description="201 when the playlist is complete; 202 while its generated tracks are "
+        "being made (poll the playlist until its status is `ready`).",
+    )
+    def create(self, request: Request) -> Response:
+        serializer = PlaylistCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            playlist = services.create_playlist(user=request.user, **serializer.validated_data)
+        except ArtifactUnavailable as exc:
+            return _unavailable(exc)
+        playlist = self.get_queryset().get(pk=playlist.pk)
+        code = (
+            status.HTTP_202_ACCEPTED if playlist.status == "building" else status.HTTP_201_CREATED
+        )
+        return Response(PlaylistSerializer(playlist, context={"request": request}).data, code)
+
+    @extend_schema(request=PlaylistUpdateSerializer, responses={200: PlaylistSerializer})
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        playlist = self.get_object()
+        serializer = PlaylistUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.update_playlist(playlist=playlist, **serializer.validated_data)
+        playlist = self.get_queryset().get(pk=playlist.pk)
+        return Response(PlaylistSerializer(playlist, context={"request": request}).data)

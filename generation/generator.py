@@ -1,0 +1,95 @@
+"""The generator as a served artifact: checkpoint + novelty index, and its training data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from artifacts.services import LoadedArtifact, health, load_active
+from catalog.models import Track
+from generation.ml.data import TrainingPiece
+from generation.ml.evaluation import NoveltyIndex, note_sequences
+from generation.ml.models import TokenModel
+from generation.ml.training import CheckpointError, load_model, read_checkpoint
+
+GENERATOR_KIND = "generator"
+NOVELTY_KEY = "novelty_sequences"
+
+
+@dataclass
+class Generator:
+    model: TokenModel
+    metadata: dict[str, Any]
+    novelty: NoveltyIndex
+
+    @property
+    def version(self) -> str:
+        return str(self.metadata["model_version"])
+
+
+def load_generator(path: Path) -> Generator:
+    model, metadata = load_model(path)
+    return Generator(model=model, metadata=metadata, novelty=_novelty_index(path))
+
+
+def active_generator() -> LoadedArtifact[Generator]:
+    return load_active(GENERATOR_KIND, load_generator)
+
+
+def generator_health() -> str:
+    return health(GENERATOR_KIND, load_generator)
+
+
+def attach_novelty_index(checkpoint_path: Path, training_grids: list[np.ndarray]) -> None:
+    """Store the training pieces' note sequences inside the checkpoint, so that every
+    worker can check generated music for copies without the training data at hand."""
+    sequences = [s for grid in training_grids for s in note_sequences(grid)]
+    checkpoint = read_checkpoint(checkpoint_path)
+    lengths = np.array([len(s) for s in sequences], dtype=np.int64)
+    flat = np.concatenate(sequences) if sequences else np.zeros(0, dtype=np.uint64)
+    checkpoint[NOVELTY_KEY] = {
+        "values": torch.from_numpy(flat.astype(np.int64)),
+        "lengths": torch.from_numpy(lengths),
+    }
+    partial = checkpoint_path.with_name(checkpoint_path.name + ".partial")
+    torch.save(checkpoint, partial)
+    partial.replace(checkpoint_path)
+
+
+def _novelty_index(path: Path) -> NoveltyIndex:
+    stored = read_checkpoint(path).get(NOVELTY_KEY)
+    if stored is None:
+        raise CheckpointError(f"{path} has no novelty index: train it with train_generator")
+    values = stored["values"].numpy().astype(np.uint64)
+    offsets = np.cumsum(stored["lengths"].numpy())[:-1]
+    index = NoveltyIndex([])
+    index.sequences = list(np.split(values, offsets)) if values.size else []
+    return index
+
+
+def training_pieces(
+    *, styles: list[str] | None = None, limit_per_style: int | None = None
+) -> list[TrainingPiece]:
+    """The catalog's labelled public tracks with MIDI, as the generator's training data."""
+    tracks = Track.objects.filter(is_public=True, style_label__isnull=False).exclude(midi="")
+    if styles:
+        tracks = tracks.filter(style_label__in=styles)
+    pieces: list[TrainingPiece] = []
+    counts: dict[str, int] = {}
+    for track in tracks.order_by("pk").iterator():
+        if limit_per_style is not None and counts.get(track.style_label, 0) >= limit_per_style:
+            continue
+        counts[track.style_label] = counts.get(track.style_label, 0) + 1
+        pieces.append(
+            TrainingPiece(
+                piece_id=track.source_id or f"track-{track.pk}",
+                midi_path=Path(track.midi.path),
+                condition=np.asarray(track.style_vector, dtype=np.float32),
+                style=track.style_label,
+            )
+        )
+    return pieces

@@ -1,0 +1,66 @@
+"""Reads of the generation app: a person's jobs and playlists, the curation queue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import QuerySet
+
+from generation.models import GeneratedTrack, GenerationRequest, Playlist, PlaylistStatus
+from jobs.models import JobStatus
+
+
+def generation_requests(user: AbstractBaseUser) -> QuerySet[GenerationRequest]:
+    """A person's own requests; staff see everyone's."""
+    requests = GenerationRequest.objects.select_related("job").order_by("-created_at", "-id")
+    return requests if user.is_staff else requests.filter(user=user)
+
+
+def playlists(user: AbstractBaseUser) -> QuerySet[Playlist]:
+    found = Playlist.objects.select_related("job").order_by("-created_at", "-id")
+    return found if user.is_staff else found.filter(user=user)
+
+
+def playlist_status(playlist: Playlist) -> str:
+    """A playlist waiting on a job that failed (even by losing its worker) has failed too."""
+    if (
+        playlist.status == PlaylistStatus.BUILDING
+        and playlist.job is not None
+        and playlist.job.status == JobStatus.FAILED
+    ):
+        return PlaylistStatus.FAILED
+    return playlist.status
+
+
+def review_queue() -> QuerySet[GeneratedTrack]:
+    return GeneratedTrack.objects.select_related("track", "requested_by").order_by("created_at")
+
+
+def export_generations(user: AbstractBaseUser) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": request.pk,
+            "status": request.job.status,
+            "count": request.count,
+            "seed": request.seed,
+            "condition": request.condition,
+            "model_version": request.model_version,
+            "tracks": list(request.outputs.values_list("track_id", flat=True)),
+            "created_at": request.created_at,
+        }
+        for request in GenerationRequest.objects.filter(user=user).select_related("job")
+    ]
+
+
+def export_playlists(user: AbstractBaseUser) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": playlist.pk,
+            "name": playlist.name,
+            "status": playlist_status(playlist),
+            "items": list(playlist.items.values("position", "track_id", "reason")),
+            "created_at": playlist.created_at,
+        }
+        for playlist in Playlist.objects.filter(user=user).select_related("job")
+    ]

@@ -1,0 +1,328 @@
+"""Writes of the generation app: generation requests and jobs, playlists, curation."""
+
+from __future__ import annotations
+
+import io
+import logging
+import random
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import pretty_midi
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from rest_framework import status
+from rest_framework.exceptions import APIException, ValidationError
+
+from catalog.midi.rendering import RendererUnavailable
+from catalog.midi.style_space import STYLES, split_vector
+from catalog.models import Origin, Track
+from catalog.services import (
+    active_style_classifier,
+    import_midi,
+    render_track_audio,
+    render_track_pianoroll,
+)
+from generation.conditions import build_condition
+from generation.flow import FlowItem, order_for_flow
+from generation.generator import Generator, active_generator
+from generation.ml.data import midi_to_grid
+from generation.ml.evaluation import NOVELTY_THRESHOLD
+from generation.ml.sampling import generate, vary
+from generation.models import (
+    GeneratedTrack,
+    GenerationRequest,
+    Playlist,
+    PlaylistItem,
+    PlaylistStatus,
+    ReviewStatus,
+)
+from jobs.models import Job, JobStatus
+from jobs.services import submit_job
+from profiles.models import Profile
+from recommender.selectors import recommend_for
+
+logger = logging.getLogger(__name__)
+GENERATION_KIND = "generation"
+# The taste vector's style weights are sharpened so that the dominant style leads the music.
+TASTE_SHARPENING = 2.0
+VARIATION_AMOUNT = 0.6
+
+
+class QuotaExceeded(APIException):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "quota_exceeded"
+
+
+def check_quota(user: AbstractBaseUser) -> None:
+    jobs = Job.objects.filter(owner=user, kind=GENERATION_KIND)
+    running = jobs.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).count()
+    if running >= settings.GENERATION_MAX_CONCURRENT:
+        raise QuotaExceeded(
+            f"You already have {running} generation jobs in progress; the limit is "
+            f"{settings.GENERATION_MAX_CONCURRENT}. Wait for one to finish."
+        )
+    today = jobs.filter(created_at__gte=timezone.now() - timedelta(days=1)).count()
+    if today >= settings.GENERATION_MAX_DAILY:
+        raise QuotaExceeded(
+            f"You have started {today} generation jobs in the last 24 hours; the limit is "
+            f"{settings.GENERATION_MAX_DAILY}."
+        )
+
+
+@transaction.atomic
+def request_generation(
+    *,
+    user: AbstractBaseUser,
+    count: int,
+    bars: int = 16,
+    temperature: float = 1.0,
+    seed: int | None = None,
+    style_mix: dict[str, float] | None = None,
+    tempo_bpm: float | None = None,
+    variation_of: Track | None = None,
+    check_quotas: bool = True,
+) -> GenerationRequest:
+    """Record the request and queue its job; the job runs after this transaction commits."""
+    if check_quotas:
+        check_quota(user)
+    profile = Profile.objects.filter(user=user).first()
+    taste = profile.taste_vector if profile and profile.taste_vector else None
+    sharpen = 1.0 if style_mix else TASTE_SHARPENING
+    condition = build_condition(
+        taste=taste, style_mix=style_mix, tempo_bpm=tempo_bpm, sharpen=sharpen
+    )
+    job = submit_job(kind=GENERATION_KIND, owner=user, params={}, max_attempts=2)
+    request = GenerationRequest.objects.create(
+        job=job,
+        user=user,
+        count=count,
+        bars=bars,
+        temperature=temperature,
+        seed=seed if seed is not None else random.SystemRandom().randrange(2**31),
+        style_mix=style_mix,
+        tempo_bpm=tempo_bpm,
+        variation_of=variation_of,
+        condition=[round(float(v), 6) for v in condition],
+    )
+    job.params = {"request_id": request.pk}
+    job.save(update_fields=["params"])
+    return request
+
+
+def run_generation(
+    request: GenerationRequest, progress: Callable[[float, str], None]
+) -> list[Track]:
+    """Sample, check novelty (re-sampling copies), store and render each piece.
+
+    Idempotent: pieces stored by an earlier, interrupted attempt are kept and not redone.
+    """
+    generator = active_generator().model
+    request.model_version = generator.version
+    request.save(update_fields=["model_version"])
+    done = list(GeneratedTrack.objects.filter(request=request).order_by("pk"))
+    tracks = [g.track for g in done]
+    for index in range(len(done), request.count):
+        progress(index / request.count, f"generating piece {index + 1} of {request.count}")
+        tracks.append(_generate_one(request, generator, index))
+    progress(1.0, f"generated {request.count} pieces")
+    return tracks
+
+
+def _generate_one(request: GenerationRequest, generator: Generator, index: int) -> Track:
+    condition = np.asarray(request.condition, dtype=np.float32)
+    for attempt in range(settings.GENERATION_MAX_RESAMPLES + 1):
+        seed = request.seed + index + 7919 * attempt
+        midi = _sample(request, generator, condition, seed)
+        shared_run = generator.novelty.longest_shared_run(midi_to_grid(midi))
+        if shared_run < NOVELTY_THRESHOLD:
+            return _store(request, generator, midi, seed, shared_run)
+        GenerationRequest.objects.filter(pk=request.pk).update(resampled=F("resampled") + 1)
+        logger.info(
+            "generation %s piece %s copied %s notes; re-sampling", request.pk, index, shared_run
+        )
+    raise ValueError(
+        f"piece {index + 1} kept copying training music after "
+        f"{settings.GENERATION_MAX_RESAMPLES} re-samples; try another seed or temperature"
+    )
+
+
+def _sample(
+    request: GenerationRequest, generator: Generator, condition: np.ndarray, seed: int
+) -> pretty_midi.PrettyMIDI:
+    if request.variation_of is not None:
+        source = request.variation_of
+        with source.midi.open("rb") as handle:
+            original = pretty_midi.PrettyMIDI(io.BytesIO(handle.read()))
+        source_condition = np.asarray(source.style_vector, dtype=np.float32)
+        return vary(generator.model, original, VARIATION_AMOUNT, seed, source_condition)
+    return generate(generator.model, condition, request.bars, 1, request.temperature, seed)[0]
+
+
+def _store(
+    request: GenerationRequest, generator: Generator, midi: Any, seed: int, shared_run: int
+) -> Track:
+    buffer = io.BytesIO()
+    midi.write(buffer)
+    provenance = {
+        "ai_generated": True,
+        "model_version": generator.version,
+        "seed": seed,
+        "conditioning_vector": request.condition,
+        "requested_by": request.user.get_username(),
+        "created_at": timezone.now().isoformat(),
+        "generation_request": request.pk,
+    }
+    classifier = active_style_classifier()
+    with transaction.atomic():
+        track = import_midi(
+            midi_bytes=buffer.getvalue(),
+            title=f"Generated piece {request.pk}-{seed}",
+            artist="AI generator",
+            origin=Origin.GENERATED,
+            owner=request.user,
+            is_public=False,
+            ai_generated=True,
+            provenance=provenance,
+            classifier=classifier,
+        )
+        weights, _ = split_vector(track.style_vector)
+        GeneratedTrack.objects.create(
+            track=track,
+            request=request,
+            requested_by=request.user,
+            model_version=generator.version,
+            seed=seed,
+            condition=request.condition,
+            novelty_shared_run=shared_run,
+            classifier_style=track.style or "",
+            classifier_confidence=float(weights.max()) if weights.size else None,
+        )
+    _render(track)
+    return track
+
+
+def _render(track: Track) -> None:
+    try:
+        render_track_audio(track=track, audio_format="ogg")
+        render_track_pianoroll(track=track)
+    except RendererUnavailable as exc:
+        logger.warning("track %s stays unrendered until requested: %s", track.pk, exc)
+
+
+def _flow_item(track: Track) -> FlowItem:
+    tonic, _, mode = (track.key or "").partition(" ")
+    return FlowItem(
+        key=track.pk,
+        style_vector=track.style_vector or [0.0] * 12,
+        tonic=tonic or None,
+        major=None if not mode else mode == "major",
+        tempo_bpm=track.tempo_bpm,
+        artist=track.artist,
+    )
+
+
+def _write_items(playlist: Playlist, tracks: list[Track], reasons: dict[int, str]) -> None:
+    """Replace the playlist's items by ``tracks`` in flow order."""
+    ordered = order_for_flow([_flow_item(t) for t in tracks]) if tracks else []
+    PlaylistItem.objects.filter(playlist=playlist).delete()
+    PlaylistItem.objects.bulk_create(
+        PlaylistItem(playlist=playlist, position=i + 1, track_id=item.key, reason=reasons[item.key])
+        for i, item in enumerate(ordered)
+    )
+
+
+@transaction.atomic
+def create_playlist(
+    *, user: AbstractBaseUser, name: str, length: int, generated_share: float
+) -> Playlist:
+    """Recommended catalog tracks now; generated ones from a job, merged when it finishes."""
+    generated = round(length * generated_share)
+    _, recommendations = recommend_for(
+        user, limit=length - generated, include_generated=False, diversity=0.3
+    )
+    playlist = Playlist.objects.create(
+        user=user,
+        name=name or f"Mix of {timezone.now():%Y-%m-%d %H:%M}",
+        length=length,
+        generated_share=generated_share,
+        status=PlaylistStatus.BUILDING if generated else PlaylistStatus.READY,
+    )
+    _write_items(
+        playlist,
+        [r.track for r in recommendations],
+        {r.track.pk: r.reason for r in recommendations},
+    )
+    if generated:
+        request = request_generation(user=user, count=generated, check_quotas=False)
+        playlist.job = request.job
+        playlist.save(update_fields=["job"])
+    return playlist
+
+
+def complete_playlists(request: GenerationRequest, tracks: list[Track]) -> None:
+    """Merge a finished generation into the playlists that waited for it."""
+    style = STYLES[int(np.argmax(split_vector(request.condition)[0]))]
+    for playlist in Playlist.objects.filter(job=request.job, status=PlaylistStatus.BUILDING):
+        with transaction.atomic():
+            items = list(playlist.items.select_related("track"))
+            reasons = {item.track_id: item.reason for item in items}
+            reasons.update({t.pk: f"freshly generated for you, in {style}" for t in tracks})
+            _write_items(playlist, [item.track for item in items] + tracks, reasons)
+            playlist.status = PlaylistStatus.READY
+            playlist.save(update_fields=["status", "updated_at"])
+
+
+def fail_playlists(request: GenerationRequest, error: str) -> None:
+    Playlist.objects.filter(job=request.job, status=PlaylistStatus.BUILDING).update(
+        status=PlaylistStatus.FAILED, error=f"The generated tracks could not be made: {error}"
+    )
+
+
+@transaction.atomic
+def update_playlist(
+    *, playlist: Playlist, name: str | None = None, tracks: list[int] | None = None
+) -> Playlist:
+    """Rename, and reorder or remove items: ``tracks`` is the new order of kept tracks."""
+    if name is not None:
+        playlist.name = name
+        playlist.save(update_fields=["name", "updated_at"])
+    if tracks is not None:
+        items = {item.track_id: item for item in playlist.items.all()}
+        unknown = [t for t in tracks if t not in items]
+        if unknown or len(set(tracks)) != len(tracks):
+            raise ValidationError(
+                {"tracks": [f"Must list tracks of this playlist once each; not in it: {unknown}"]}
+            )
+        PlaylistItem.objects.filter(playlist=playlist).delete()
+        PlaylistItem.objects.bulk_create(
+            PlaylistItem(
+                playlist=playlist, position=i + 1, track_id=track, reason=items[track].reason
+            )
+            for i, track in enumerate(tracks)
+        )
+    return playlist
+
+
+@transaction.atomic
+def review_generated(
+    *, generated: GeneratedTrack, decision: str, reviewer: AbstractBaseUser
+) -> GeneratedTrack:
+    """Approve, reject or publish a generated track, recording who decided and when.
+
+    Publishing makes the track public (it joins the catalog and can be recommended to
+    others); rejecting hides it from everyone but its owner, even after publication.
+    """
+    if decision not in {ReviewStatus.APPROVED, ReviewStatus.REJECTED, ReviewStatus.PUBLISHED}:
+        raise ValidationError({"decision": [f"Unknown decision {decision!r}."]})
+    generated.review_status = decision
+    generated.reviewed_by = reviewer
+    generated.reviewed_at = timezone.now()
+    generated.save(update_fields=["review_status", "reviewed_by", "reviewed_at"])
+    Track.objects.filter(pk=generated.track_id).update(is_public=decision == ReviewStatus.PUBLISHED)
+    return generated
