@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
+from catalog.midi.style_space import STYLE_DIM, STYLES, VECTOR_DIM, compose_vector, one_hot_style
+from catalog.models import Track
+from generation.conditions import NEUTRAL_ATTRIBUTES
 from generation.models import GeneratedTrack, GenerationRequest, Playlist, PlaylistStatus
 from jobs.models import JobStatus
 
@@ -64,3 +68,26 @@ def export_playlists(user: AbstractBaseUser) -> list[dict[str, Any]]:
         }
         for playlist in Playlist.objects.filter(user=user).select_related("job")
     ]
+
+
+def style_prototypes() -> dict[str, np.ndarray]:
+    """Per style, one-hot weights with the mean attributes of the catalog's labelled tracks
+    of that style: what "music in style X" means for the generator's condition."""
+    sums: dict[str, np.ndarray] = {}
+    counts: dict[str, int] = {}
+    labelled = Track.objects.filter(style_label__isnull=False).values_list(
+        "style_label", "style_vector"
+    )
+    for style, vector in labelled.iterator():
+        if vector and len(vector) == VECTOR_DIM:
+            sums[style] = sums.get(style, 0) + np.asarray(vector[STYLE_DIM:], dtype=np.float64)
+            counts[style] = counts.get(style, 0) + 1
+    return {
+        style: compose_vector(
+            one_hot_style(style),
+            (sums[style] / counts[style]).astype(np.float32)
+            if style in sums
+            else NEUTRAL_ATTRIBUTES,
+        )
+        for style in STYLES
+    }

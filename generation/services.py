@@ -42,6 +42,7 @@ from generation.models import (
     PlaylistStatus,
     ReviewStatus,
 )
+from generation.selectors import style_prototypes
 from jobs.models import Job, JobStatus
 from jobs.services import submit_job
 from profiles.models import Profile
@@ -93,6 +94,8 @@ def request_generation(
         check_quota(user)
     profile = Profile.objects.filter(user=user).first()
     taste = profile.taste_vector if profile and profile.taste_vector else None
+    if taste is None and style_mix:
+        taste = style_prototypes()[max(style_mix, key=style_mix.get)]
     sharpen = 1.0 if style_mix else TASTE_SHARPENING
     condition = build_condition(
         taste=taste, style_mix=style_mix, tempo_bpm=tempo_bpm, sharpen=sharpen

@@ -99,15 +99,20 @@ def _finish(job: Job, **fields: Any) -> None:
     )
 
 
-def run_job(job_id: int) -> str:
-    """Run the handler of job ``job_id`` once; safe to call twice for the same job."""
+def run_job(job_id: int, *, heartbeat: bool = True) -> str:
+    """Run the handler of job ``job_id`` once; safe to call twice for the same job.
+
+    ``heartbeat=False`` is for callers that run a job inside a transaction of their own
+    (a shell, a test): a heartbeat thread's separate connection could not see the job.
+    """
     job = _claim(job_id)
     if job is None:
         logger.info("job %s is not queued any more; nothing to do", job_id)
         return "skipped"
     context = JobContext(job)
-    heartbeat = _Heartbeat(context)
-    heartbeat.start()
+    beating = _Heartbeat(context)
+    if heartbeat:
+        beating.start()
     try:
         result = handler_for(job.kind)(context)
     except JobLost:
@@ -121,7 +126,8 @@ def run_job(job_id: int) -> str:
         _finish(job, status=JobStatus.FAILED, error=f"Unexpected error ({type(exc).__name__}).")
         return "failed"
     finally:
-        heartbeat.stopped.set()
-        heartbeat.join()
+        beating.stopped.set()
+        if heartbeat:
+            beating.join()
     _finish(job, status=JobStatus.SUCCEEDED, progress=1.0, result=result or {})
     return "succeeded"

@@ -113,6 +113,7 @@ def visible_tracks(user: AbstractBaseUser) -> Q:
     return Q(is_public=True) | Q(owner=user) | Q(origin=EXTERNAL_ORIGIN)
 
 
+@transaction.atomic
 def record_listens(
     *, user: AbstractBaseUser, listens: Sequence[ListenInput], source: str
 ) -> ListenTally:
@@ -122,13 +123,6 @@ def record_listens(
 
     Raises ListenProblems (nothing written) when a track id is unknown or not visible.
     """
-    with transaction.atomic():
-        return _record_listens(user, listens, source)
-
-
-def _record_listens(
-    user: AbstractBaseUser, listens: Sequence[ListenInput], source: str
-) -> ListenTally:
     _check_track_ids(user, listens)
     metadata_ids = resolve_tracks(listen.metadata for listen in listens if listen.metadata)
     created_at = timezone.now()

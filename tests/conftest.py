@@ -7,12 +7,31 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+from django.test import override_settings
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tests.helpers import REPO_ROOT, client_for, process_env
+
+
+@pytest.fixture(scope="session", autouse=True)
+def storage_roots(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Media and model artifacts of the test session live in a temporary folder, for this
+    process and for the worker and server processes that tests start."""
+    root = tmp_path_factory.mktemp("storage")
+    paths = {"MEDIA_ROOT": root / "media", "MODEL_ROOT": root / "models"}
+    previous = {name: os.environ.get(name) for name in paths}
+    os.environ.update({name: str(path) for name, path in paths.items()})
+    with override_settings(**paths):
+        yield root
+    for name, value in previous.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture

@@ -135,8 +135,10 @@ def _matrix(features: Sequence[MidiFeatures]) -> np.ndarray:
     return np.vstack([item.to_array() for item in features])
 
 
-def _pipeline(config: TrainingConfig) -> Pipeline:
+def _pipeline(config: TrainingConfig, sample_count: int) -> Pipeline:
     # Scaling does not change the trees, but keeps the pipeline swappable for linear models.
+    # Leaves shrink with the data so that a small catalog can still be split at all.
+    min_samples_leaf = max(1, min(20, sample_count // 40))
     return Pipeline(
         [
             ("scale", StandardScaler()),
@@ -146,6 +148,7 @@ def _pipeline(config: TrainingConfig) -> Pipeline:
                     max_iter=config.max_iter,
                     learning_rate=config.learning_rate,
                     max_leaf_nodes=config.max_leaf_nodes,
+                    min_samples_leaf=min_samples_leaf,
                     class_weight="balanced",
                     random_state=config.seed,
                 ),
@@ -181,9 +184,9 @@ def train_style_classifier(
         random_state=config.seed,
         stratify=targets if min(counts.values()) * config.test_size >= 1 else None,
     )
-    evaluation_model = _pipeline(config).fit(train_x, train_y)
+    evaluation_model = _pipeline(config, len(train_y)).fit(train_x, train_y)
     metrics = evaluate(evaluation_model, test_x, test_y, train_size=len(train_y))
-    final_model = _pipeline(config).fit(matrix, targets)
+    final_model = _pipeline(config, len(targets)).fit(matrix, targets)
     return StyleClassifier(
         pipeline=final_model,
         feature_names=tuple(numeric_features(features[0])),

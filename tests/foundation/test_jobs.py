@@ -21,19 +21,19 @@ from tests.helpers import wait_until
 def test_a_job_runs_to_success_with_progress_and_result():
     job = submit_job(kind="probe", params={"seconds": 0.05})
     assert job.status == JobStatus.QUEUED
-    assert run_job(job.pk) == "succeeded"
+    assert run_job(job.pk, heartbeat=False) == "succeeded"
     job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED
     assert job.progress == 1.0
     assert job.result == {"slept_s": 0.05, "attempt": 1}
     assert job.started_at <= job.finished_at
-    assert run_job(job.pk) == "skipped", "a second delivery of the same task must do nothing"
+    assert run_job(job.pk, heartbeat=False) == "skipped", "a second delivery of the same task must do nothing"
 
 
 @pytest.mark.django_db
 def test_an_expected_failure_keeps_its_message():
     job = submit_job(kind="probe", params={"seconds": -1})
-    assert run_job(job.pk) == "failed"
+    assert run_job(job.pk, heartbeat=False) == "failed"
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED
     assert job.error == "seconds must be between 0 and 3600"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import gc
+import threading
 import time
 from datetime import datetime
 
+import liblistenbrainz.client
 import pytest
 import requests
 from liblistenbrainz import Listen as LbListen
@@ -12,12 +15,27 @@ from liblistenbrainz import ListenBrainz
 from liblistenbrainz.errors import InvalidAuthTokenException, ListenBrainzAPIException
 
 from profiles.models import Listen, NowPlaying
+from tests.helpers import wait_until
 
 pytestmark = [pytest.mark.urls("tests.profiles.listenbrainz_urls")]
 
 
+@pytest.fixture
+def close_client_connections():
+    """liblistenbrainz leaves sessions (in reference cycles) holding keep-alive connections;
+    closing them lets the live server's threads end and release their database sessions."""
+    yield
+    gc.collect()
+    liblistenbrainz.client.adapter.close()
+    wait_until(
+        lambda: not any("process_request" in t.name for t in threading.enumerate()),
+        timeout=10,
+        what="the live server's request threads to end",
+    )
+
+
 @pytest.mark.django_db(transaction=True)
-def test_liblistenbrainz_round_trip(live_server, make_user):
+def test_liblistenbrainz_round_trip(live_server, make_user, close_client_connections):
     alice = make_user("alice")
     make_user("bob")
     client = ListenBrainz(api_base_url=live_server.url)

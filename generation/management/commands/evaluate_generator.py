@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pretty_midi
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from artifacts.services import ArtifactUnavailable
+from catalog.midi.features import extract_features
+from catalog.services import active_style_classifier
+from generation.generator import active_generator, load_generator, training_pieces
+from generation.ml.data import build_dataset
+from generation.ml.evaluation import evaluate_models, style_conditions
+
+
+class Command(BaseCommand):
+    help = (
+        "Evaluate the generator on held-out pieces and on samples per style: reconstruction, "
+        "ELBO, feature overlap with real music, conditioning fidelity (the catalog's style "
+        "classifier) and novelty; side by side with --ablation and --baseline checkpoints."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--checkpoint", type=Path, default=None, help="default: active")
+        parser.add_argument("--ablation", type=Path, default=None, help="unconditional CVAE")
+        parser.add_argument("--baseline", type=Path, default=None, help="LSTM baseline")
+        parser.add_argument("--samples-per-style", type=int, default=32)
+        parser.add_argument("--temperature", type=float, default=1.0)
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--json", action="store_true", help="print one JSON object only")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            main = (
+                load_generator(options["checkpoint"])
+                if options["checkpoint"]
+                else active_generator().model
+            )
+        except (ArtifactUnavailable, OSError, ValueError) as exc:
+            raise CommandError(f"no generator to evaluate: {exc}") from exc
+        models = {"cvae": main.model}
+        for name in ("ablation", "baseline"):
+            if options[name]:
+                models[name] = load_generator(options[name]).model
+        classifier = active_style_classifier()
+        if classifier is None:
+            raise CommandError("train the style classifier first (train_style_classifier)")
+        cache = Path(settings.MODEL_ROOT) / "generator-training" / "cache"
+        dataset = build_dataset(training_pieces(), cache_dir=cache)
+        heldout = dataset.subset("test")
+
+        def classify(midi: pretty_midi.PrettyMIDI) -> str:
+            return classifier.predict([extract_features(midi)])[0]
+
+        report = evaluate_models(
+            models,
+            heldout,
+            main.novelty,
+            style_conditions(dataset),
+            classify,
+            options["samples_per_style"],
+            options["temperature"],
+            options["seed"],
+        )
+        self.stdout.write(json.dumps(report, indent=None if options["json"] else 2, default=str))

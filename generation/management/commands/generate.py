@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from artifacts.services import ArtifactUnavailable
+from catalog.midi.style_space import STYLES, split_vector
+from generation.conditions import build_condition
+from generation.generator import active_generator, load_generator
+from generation.ml.sampling import generate
+from generation.selectors import style_prototypes
+
+
+class Command(BaseCommand):
+    help = "Write N generated .mid files in a style (or a mix of styles) to a folder."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--style", choices=STYLES)
+        parser.add_argument("--style-mix", default=None, help='JSON, e.g. {"fiddle": 2, "folk": 1}')
+        parser.add_argument("--count", type=int, default=4)
+        parser.add_argument("--bars", type=int, default=16)
+        parser.add_argument("--temperature", type=float, default=1.0)
+        parser.add_argument("--tempo-bpm", type=float, default=None)
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--out", type=Path, required=True)
+        parser.add_argument("--checkpoint", type=Path, default=None, help="default: active model")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        mix = self._style_mix(options)
+        prototypes = style_prototypes()
+        dominant = max(mix, key=mix.get)
+        condition = build_condition(
+            taste=prototypes[dominant], style_mix=mix, tempo_bpm=options["tempo_bpm"]
+        )
+        try:
+            generator = (
+                load_generator(options["checkpoint"])
+                if options["checkpoint"]
+                else active_generator().model
+            )
+        except (ArtifactUnavailable, OSError, ValueError) as exc:
+            raise CommandError(f"no generator to sample from: {exc}") from exc
+        midis = generate(
+            generator.model,
+            condition,
+            options["bars"],
+            options["count"],
+            options["temperature"],
+            options["seed"],
+        )
+        options["out"].mkdir(parents=True, exist_ok=True)
+        for number, midi in enumerate(midis, start=1):
+            path = options["out"] / f"{dominant}-seed{options['seed']}-{number:02d}.mid"
+            midi.write(str(path))
+            self.stdout.write(f"wrote {path}")
+        weights, _ = split_vector(condition)
+        self.stdout.write(
+            f"{len(midis)} pieces of {options['bars']} bars by {generator.version}, "
+            f"styles {dict(zip(STYLES, weights.round(3).tolist(), strict=True))}"
+        )
+
+    @staticmethod
+    def _style_mix(options: dict[str, Any]) -> dict[str, float]:
+        if options["style_mix"]:
+            try:
+                mix = json.loads(options["style_mix"])
+            except json.JSONDecodeError as exc:
+                raise CommandError(f"--style-mix is not JSON: {exc}") from exc
+            unknown = set(mix) - set(STYLES)
+            if not isinstance(mix, dict) or unknown or not mix:
+                raise CommandError(f"--style-mix must map styles {list(STYLES)} to weights")
+            return {style: float(weight) for style, weight in mix.items()}
+        if not options["style"]:
+            raise CommandError("give --style or --style-mix")
+        return {options["style"]: 1.0}

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from artifacts.services import register_artifact
+from generation.generator import (
+    GENERATOR_KIND,
+    attach_novelty_index,
+    load_generator,
+    training_pieces,
+)
+from generation.ml.data import build_dataset, dataset_statistics
+from generation.ml.models import build_model
+from generation.ml.training import TrainingConfig, export_checkpoint, train
+
+VARIANTS = {
+    "cvae": ("cvae", {}),
+    "cvae-unconditional": ("cvae", {"use_condition": False}),
+    "lstm": ("lstm", {}),
+}
+
+
+class Command(BaseCommand):
+    help = (
+        "Train the generator on the catalog's labelled public tracks (split by piece): "
+        "progress bar, resumable checkpoint, early stopping on validation, metrics history. "
+        "Writes a shippable checkpoint with its novelty index and, with --activate, serves it."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--variant", choices=sorted(VARIANTS), default="cvae")
+        parser.add_argument("--out", type=Path, help="the shippable checkpoint to write")
+        parser.add_argument("--epochs", type=int, default=40)
+        parser.add_argument("--time-limit", type=float, default=None, help="seconds")
+        parser.add_argument("--batch-size", type=int, default=64)
+        parser.add_argument("--limit-per-style", type=int, default=None)
+        parser.add_argument("--styles", default="", help="comma-separated; default all")
+        parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--config", default="{}", help="JSON model config overrides")
+        parser.add_argument("--activate", action="store_true", help="register and serve it")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["threads"]:
+            torch.set_num_threads(options["threads"])
+        styles = [s for s in options["styles"].split(",") if s]
+        pieces = training_pieces(styles=styles or None, limit_per_style=options["limit_per_style"])
+        if not pieces:
+            raise CommandError("no labelled catalog tracks with MIDI: run import_corpus first")
+        work = Path(settings.MODEL_ROOT) / "generator-training"
+        dataset = build_dataset(pieces, cache_dir=work / "cache")
+        self.stdout.write(json.dumps(dataset_statistics(dataset), indent=1))
+        train_set, valid_set = dataset.subset("train"), dataset.subset("valid")
+        if not len(train_set):
+            raise CommandError("no training segments: the pieces are all too short")
+        kind, variant_config = VARIANTS[options["variant"]]
+        config = {**variant_config, **json.loads(options["config"])}
+        model = build_model(kind, config, seed=options["seed"])
+        training = TrainingConfig(
+            epochs=options["epochs"],
+            batch_size=options["batch_size"],
+            seed=options["seed"],
+            time_limit_s=options["time_limit"],
+        )
+        started = time.monotonic()
+        result = train(model, train_set, valid_set, training, work / f"{options['variant']}.pt")
+        wall_time = time.monotonic() - started
+        out = options["out"] or work / f"{options['variant']}-{result.model.version}.pt"
+        export_checkpoint(result.checkpoint_path, out)
+        attach_novelty_index(out, list(train_set.tokens))
+        self.stdout.write(
+            f"{options['variant']} {result.model.version}: stopped by {result.stopped_because} "
+            f"after {len(result.history)} epochs, {wall_time:.0f}s; best {result.best_metrics}; "
+            f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)"
+        )
+        if options["activate"]:
+            artifact = register_artifact(
+                kind=GENERATOR_KIND,
+                source=out,
+                loader=load_generator,
+                metrics={**result.best_metrics, "wall_time_s": round(wall_time, 1)},
+                hyperparameters={"model": config, "training": training.__dict__},
+                data_summary={"pieces": len(pieces), "segments": len(dataset)},
+                version=result.model.version,
+            )
+            self.stdout.write(f"activated generator {artifact.version}")

@@ -1,0 +1,150 @@
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from catalog import services
+from catalog.midi.rendering import RendererUnavailable
+from catalog.midi.style_space import VECTOR_DIM
+from catalog.models import Track
+from tests.catalog.conftest import BACH_CHORALE, FIDDLE_REEL
+from tests.catalog.midi_factory import broken_midi_files, midi_bytes
+from tests.helpers import client_for
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path) -> Path:
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def corpus_tracks(corpus_piece) -> list[Track]:
+    return [
+        services.import_corpus_piece(piece=corpus_piece(item))[0]
+        for item in (BACH_CHORALE, FIDDLE_REEL)
+    ]
+
+
+def upload(client, data: bytes, **fields):
+    return client.post(
+        "/api/v1/tracks/",
+        {"midi": SimpleUploadedFile("tune.mid", data, "audio/midi"), **fields},
+        format="multipart",
+    )
+
+
+def stored_files(media_root: Path) -> list[Path]:
+    return [path for path in media_root.rglob("*") if path.is_file()] if media_root.exists() else []
+
+
+def test_an_upload_is_analysed_and_private_to_its_owner(auth_client, make_user, media_root):
+    answer = upload(auth_client, midi_bytes(), title="My scale")
+    assert answer.status_code == 201, answer.json()
+    track = answer.json()
+    assert (track["title"], track["origin"], track["is_public"]) == ("My scale", "upload", False)
+    assert track["key"] == "C major" and track["duration_s"] == 4.0
+    assert len(track["style_vector"]) == VECTOR_DIM
+    assert track["features"]["note_count"] == 8
+    assert len(stored_files(media_root)) == 1
+    assert auth_client.get(f"/api/v1/tracks/{track['id']}/").status_code == 200
+    stranger = client_for(make_user("bob"))
+    assert stranger.get(f"/api/v1/tracks/{track['id']}/").status_code == 404
+    assert stranger.get("/api/v1/tracks/").json()["results"] == []
+
+
+def test_a_staff_upload_joins_the_public_catalog(make_user, user):
+    staff = client_for(make_user("curator", staff=True))
+    track = upload(staff, midi_bytes()).json()
+    assert (track["origin"], track["is_public"], track["title"]) == ("catalog", True, "tune")
+    assert client_for(user).get(f"/api/v1/tracks/{track['id']}/").status_code == 200
+
+
+@pytest.mark.parametrize("name", sorted(broken_midi_files()))
+def test_broken_midi_is_refused_with_a_message_and_writes_nothing(auth_client, media_root, name):
+    data, _ = broken_midi_files()[name]
+    answer = upload(auth_client, data)
+    assert answer.status_code == 400
+    assert answer.json()["midi"][0]
+    assert not Track.objects.exists()
+    assert stored_files(media_root) == []
+
+
+def test_tracks_filter_by_style_and_origin_and_search_by_composer(auth_client, corpus_tracks):
+    upload(auth_client, midi_bytes())
+
+    def titles(query: str) -> set[str]:
+        answer = auth_client.get(f"/api/v1/tracks/?{query}")
+        assert answer.status_code == 200
+        return {track["title"] for track in answer.json()["results"]}
+
+    chorale, reel = corpus_tracks
+    assert titles("style=chorale") == {chorale.title}
+    assert titles("style=fiddle") == {reel.title}
+    assert titles("origin=upload") == {"tune"}
+    assert titles("origin=catalog") == {chorale.title, reel.title}
+    assert titles("search=bach") == {chorale.title}
+    assert auth_client.get("/api/v1/tracks/?style=jazz").status_code == 400
+
+
+def test_styles_list_counts_the_tracks_of_each_style(auth_client, corpus_tracks):
+    styles = {row["name"]: row for row in auth_client.get("/api/v1/styles/").json()}
+    assert styles["chorale"]["track_count"] == 1
+    assert styles["fiddle"]["track_count"] == 1
+    assert styles["medieval"]["track_count"] == 0
+    assert styles["folk"]["description"]
+
+
+def test_midi_is_served_with_validators_and_answers_304_when_unchanged(auth_client, corpus_tracks):
+    track = corpus_tracks[0]
+    answer = auth_client.get(f"/api/v1/tracks/{track.pk}/midi/")
+    assert answer.status_code == 200
+    assert answer["Content-Type"] == "audio/midi"
+    assert b"".join(answer.streaming_content).startswith(b"MThd")
+    assert answer["Last-Modified"]
+    again = auth_client.get(f"/api/v1/tracks/{track.pk}/midi/", HTTP_IF_NONE_MATCH=answer["ETag"])
+    assert again.status_code == 304
+
+
+def test_audio_is_rendered_once_then_served_from_the_cache(auth_client, corpus_tracks, media_root):
+    track = corpus_tracks[1]
+    try:
+        services.AudioRenderer.find()
+    except RendererUnavailable as missing:
+        pytest.skip(f"audio rendering unavailable here: {missing}")
+    answer = auth_client.get(f"/api/v1/tracks/{track.pk}/audio/?format=wav")
+    assert answer.status_code == 200
+    assert answer["Content-Type"] == "audio/wav"
+    assert b"".join(answer.streaming_content)[:4] == b"RIFF"
+    cached = list((media_root / "renders").rglob("*.wav"))
+    assert len(cached) == 1
+    modified = cached[0].stat().st_mtime_ns
+    assert auth_client.get(f"/api/v1/tracks/{track.pk}/audio/?format=wav").status_code == 200
+    assert cached[0].stat().st_mtime_ns == modified
+    assert auth_client.get(f"/api/v1/tracks/{track.pk}/audio/?format=mp3").status_code == 400
+
+
+def test_audio_answers_503_with_a_message_without_fluidsynth(
+    auth_client, corpus_tracks, monkeypatch
+):
+    def missing(**kwargs):
+        raise RendererUnavailable("the 'fluidsynth' program is not installed")
+
+    monkeypatch.setattr(services.AudioRenderer, "find", staticmethod(missing))
+    answer = auth_client.get(f"/api/v1/tracks/{corpus_tracks[0].pk}/audio/?format=ogg")
+    assert answer.status_code == 503
+    assert "fluidsynth" in answer.json()["detail"]
+
+
+def test_the_piano_roll_is_a_png(auth_client, corpus_tracks):
+    answer = auth_client.get(f"/api/v1/tracks/{corpus_tracks[0].pk}/pianoroll/")
+    assert answer.status_code == 200
+    assert answer["Content-Type"] == "image/png"
+    assert b"".join(answer.streaming_content).startswith(b"\x89PNG")
+
+
+def test_the_catalog_needs_a_token(api_client):
+    assert api_client.get("/api/v1/tracks/").status_code == 401
+    assert api_client.get("/api/v1/styles/").status_code == 401

@@ -1,0 +1,147 @@
+"""Generation jobs through the REST API, run by the job runner as a worker runs them."""
+
+from __future__ import annotations
+
+import io
+
+import pretty_midi
+import pytest
+
+from catalog.midi.style_space import STYLES
+from generation.models import GenerationRequest
+from jobs.models import JobStatus
+from jobs.runner import run_job
+from tests.helpers import client_for
+
+pytestmark = pytest.mark.django_db
+GENERATIONS = "/api/v1/generations/"
+
+
+def download(client, url: str) -> bytes:
+    response = client.get(url)
+    assert response.status_code == 200
+    return b"".join(response.streaming_content)
+
+
+def run_pending_jobs() -> None:
+    for request in GenerationRequest.objects.filter(job__status=JobStatus.QUEUED):
+        run_job(request.job_id, heartbeat=False)
+
+
+def test_a_generation_job_makes_private_ai_generated_tracks(tiny_world, make_user):
+    owner = make_user("composer")
+    client = client_for(owner)
+    accepted = client.post(GENERATIONS, {"count": 2, "bars": 8, "seed": 11}, format="json")
+    assert accepted.status_code == 202, accepted.json()
+    body = accepted.json()
+    assert body["status"] == "queued"
+    assert client.get(body["url"]).json()["status"] == "queued"
+
+    run_pending_jobs()
+    job = client.get(body["url"]).json()
+    assert job["status"] == "succeeded", job["error"]
+    assert job["progress"] == 1.0
+    assert len(job["tracks"]) == 2
+    track = job["tracks"][0]
+    assert track["ai_generated"] is True
+    assert track["origin"] == "generated"
+    provenance = track["provenance"]
+    assert provenance["model_version"] == tiny_world.version
+    assert provenance["requested_by"] == "composer"
+    assert provenance["seed"] in {11, 12}
+    assert len(provenance["conditioning_vector"]) == 12
+
+    midi_bytes = download(client, f"/api/v1/tracks/{track['id']}/midi/")
+    midi = pretty_midi.PrettyMIDI(io.BytesIO(midi_bytes))
+    texts = [event.text for event in midi.text_events]
+    assert any(text.startswith("AI-generated") and tiny_world.version in text for text in texts)
+
+    stranger = client_for(make_user("stranger"))
+    assert stranger.get(body["url"]).status_code == 404
+    assert stranger.get(f"/api/v1/tracks/{track['id']}/").status_code == 404
+
+
+def test_the_same_seed_gives_the_same_music(tiny_world, make_user):
+    client = client_for(make_user("twin"))
+    ids = []
+    for _ in range(2):
+        response = client.post(GENERATIONS, {"count": 1, "bars": 8, "seed": 5}, format="json")
+        ids.append(response.json()["id"])
+        run_pending_jobs()
+    tracks = [client.get(f"{GENERATIONS}{i}/").json()["tracks"][0] for i in ids]
+    midis = [download(client, f"/api/v1/tracks/{t['id']}/midi/") for t in tracks]
+    notes = [
+        [
+            (n.pitch, round(n.start, 3))
+            for i in pretty_midi.PrettyMIDI(io.BytesIO(m)).instruments
+            for n in i.notes
+        ]
+        for m in midis
+    ]
+    assert notes[0] == notes[1]
+    assert notes[0]
+
+
+def test_style_mix_and_tempo_shape_the_condition(tiny_world, make_user):
+    client = client_for(make_user("mixer"))
+    response = client.post(
+        GENERATIONS,
+        {"count": 1, "style_mix": {"fiddle": 3, "folk": 1}, "tempo_bpm": 180},
+        format="json",
+    )
+    generation = GenerationRequest.objects.get(pk=response.json()["id"])
+    weights = dict(zip(STYLES, generation.condition[:7], strict=True))
+    assert weights["fiddle"] == pytest.approx(0.75, abs=1e-4)
+    assert weights["folk"] == pytest.approx(0.25, abs=1e-4)
+    run_pending_jobs()
+    track = client.get(f"{GENERATIONS}{generation.pk}/").json()["tracks"][0]
+    assert track["tempo_bpm"] == pytest.approx(180, rel=0.05)
+
+
+def test_a_variation_of_a_catalog_track(tiny_world, make_user):
+    from catalog.models import Track
+
+    source = Track.objects.filter(style_label="chorale").first()
+    client = client_for(make_user("varier"))
+    response = client.post(GENERATIONS, {"count": 1, "variation_of": source.pk}, format="json")
+    assert response.status_code == 202
+    run_pending_jobs()
+    job = client.get(f"{GENERATIONS}{response.json()['id']}/").json()
+    assert job["status"] == "succeeded", job["error"]
+    assert job["variation_of"] == source.pk
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"count": 0}, "count"),
+        ({"count": 9}, "count"),
+        ({}, "count"),
+        ({"count": 1, "bars": 2}, "bars"),
+        ({"count": 1, "style_mix": {"polka": 1}}, "style_mix"),
+        ({"count": 1, "style_mix": {"folk": 0}}, "style_mix"),
+        ({"count": 1, "tempo_bpm": 900}, "tempo_bpm"),
+        ({"count": 1, "variation_of": 999999}, "variation_of"),
+    ],
+)
+def test_bad_requests_name_the_field_and_queue_nothing(tiny_world, auth_client, payload, field):
+    response = auth_client.post(GENERATIONS, payload, format="json")
+    assert response.status_code == 400
+    assert field in response.json()
+    assert not GenerationRequest.objects.exists()
+
+
+def test_quotas_answer_429_with_a_message(tiny_world, make_user, settings):
+    settings.GENERATION_MAX_CONCURRENT = 1
+    client = client_for(make_user("eager"))
+    assert client.post(GENERATIONS, {"count": 1}, format="json").status_code == 202
+    refused = client.post(GENERATIONS, {"count": 1}, format="json")
+    assert refused.status_code == 429
+    assert "limit is 1" in refused.json()["detail"]
+    settings.GENERATION_MAX_CONCURRENT = 10
+    settings.GENERATION_MAX_DAILY = 1
+    assert client.post(GENERATIONS, {"count": 1}, format="json").status_code == 429
+
+
+def test_healthz_reports_the_generator(tiny_world, client):
+    assert client.get("/healthz").json()["models"]["generator"] == "ok"
