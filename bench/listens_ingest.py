@@ -8,10 +8,11 @@ For each database (a fresh SQLite file, or a fresh PostgreSQL database named
 ``musicsite_bench_listens`` on the given server) it migrates, creates a user and 5000
 catalog tracks, starts gunicorn (DEBUG off, throttling lifted) and then measures:
 
-1. throughput: one client posting ``--batches`` batches of 1000 listens (by track id)
+1. latency-bound throughput: one client posting ``--batches`` batches of 1000 listens (by track id)
    to POST /api/v1/listens/, then the same again by track_metadata (artist and title,
    matched or created as external tracks);
-2. concurrency: ``--clients`` processes at once, each posting batches that overlap its
+2. throughput with ``--clients`` client processes posting different listens at once;
+3. concurrency: ``--clients`` processes at once, each posting batches that overlap its
    neighbour's by half, so most listens are sent by two processes at about the same
    time. It checks that the stored count equals the number of distinct listens (none lost, none
    doubled) and that the answers' ``accepted`` add up to it.
@@ -137,8 +138,33 @@ def timed(label: str, base: str, token: str, bodies: list[bytes]) -> float:
     return rate
 
 
+def in_parallel(base: str, token: str, per_client: list[list[bytes]]) -> tuple[int, int, float]:
+    """(accepted, duplicates, seconds) of one client process per list of bodies."""
+    context = multiprocessing.get_context("fork")
+    barrier = context.Manager().Barrier(len(per_client))
+    started = time.perf_counter()
+    with context.Pool(len(per_client)) as pool:
+        tallies = pool.map(_client, [(base, token, bodies, barrier) for bodies in per_client])
+    elapsed = time.perf_counter() - started
+    return sum(a for a, _ in tallies), sum(d for _, d in tallies), elapsed
+
+
+def parallel_throughput(base: str, token: str, clients: int, batches: int, first: int) -> None:
+    offset = 20_000_000
+    per_client = [
+        [by_id_batch(first, offset + (c * batches + b) * BATCH) for b in range(batches)]
+        for c in range(clients)
+    ]
+    accepted, duplicates, elapsed = in_parallel(base, token, per_client)
+    assert duplicates == 0, duplicates
+    print(
+        f"  {clients} clients at once, by track id: {accepted} listens in {elapsed:.2f} s "
+        f"= {accepted / elapsed:,.0f} listens/s"
+    )
+
+
 def concurrency(base: str, token: str, clients: int, batches: int, first_track: int) -> None:
-    offset = 10_000_000  # clear of the throughput phase's listens
+    offset = 10_000_000  # clear of the other phases' listens
     per_client = [
         [
             by_id_batch(first_track, offset + (c * (batches // 2) + b) * BATCH)
@@ -149,18 +175,12 @@ def concurrency(base: str, token: str, clients: int, batches: int, first_track: 
     distinct = ((clients - 1) * (batches // 2) + batches) * BATCH
     sent = clients * batches * BATCH
     before = stored_count(base, token)
-    context = multiprocessing.get_context("fork")
-    barrier = context.Manager().Barrier(clients)
-    started = time.perf_counter()
-    with context.Pool(clients) as pool:
-        tallies = pool.map(_client, [(base, token, bodies, barrier) for bodies in per_client])
-    elapsed = time.perf_counter() - started
-    accepted = sum(a for a, _ in tallies)
-    duplicates = sum(d for _, d in tallies)
+    accepted, duplicates, elapsed = in_parallel(base, token, per_client)
     stored = stored_count(base, token) - before
     print(
-        f"  {clients} concurrent clients: sent {sent}, distinct {distinct}, stored {stored}, "
-        f"accepted {accepted}, duplicates {duplicates}; {sent / elapsed:,.0f} listens/s sent"
+        f"  {clients} clients at once, overlapping: sent {sent}, distinct {distinct}, "
+        f"stored {stored}, accepted {accepted}, duplicates {duplicates}; "
+        f"{sent / elapsed:,.0f} listens/s sent"
     )
     ok = stored == distinct == accepted and accepted + duplicates == sent
     print(f"  no lost and no doubled listens: {'yes' if ok else 'NO'}")
@@ -207,8 +227,11 @@ def run(database: str, url: str, args: argparse.Namespace, var_dir: Path) -> Non
         print(f"{database} ({args.workers} gunicorn workers, batches of {BATCH}):")
         starts = range(0, args.batches * BATCH, BATCH)
         post_all(base, token, [by_id_batch(int(first_track), 5_000_000)])  # warm up
-        timed("by track id", base, token, [by_id_batch(int(first_track), s) for s in starts])
-        timed("by metadata", base, token, [by_metadata_batch(s) for s in starts])
+        timed(
+            "1 client, by track id", base, token, [by_id_batch(int(first_track), s) for s in starts]
+        )
+        timed("1 client, by metadata", base, token, [by_metadata_batch(s) for s in starts])
+        parallel_throughput(base, token, args.clients, args.batches, int(first_track))
         concurrency(base, token, args.clients, args.batches, int(first_track))
     finally:
         os.killpg(server.pid, signal.SIGTERM)
@@ -230,7 +253,7 @@ def main() -> None:
     parser.add_argument("--databases", default="sqlite,postgres")
     parser.add_argument("--batches", type=int, default=40, help="batches per measurement")
     parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--postgres-url", default="postgres://postgres@127.0.0.1:5432")
     args = parser.parse_args()
     print(f"bench: {os.cpu_count()} cores")

@@ -19,7 +19,7 @@ from profiles.services import store_taste
 from recommender.dataset import TrainingData, load_training_data
 from recommender.ml.artifacts import load_artifact, save_artifact
 from recommender.ml.metrics import evaluate_ranking
-from recommender.ml.recommenders import HybridEASERecommender
+from recommender.ml.recommenders import HybridBlendRecommender
 from recommender.ml.taste import TasteModel
 
 logger = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ class TasteBundle:
     """Everything serving needs, in one artifact: both models and the id maps."""
 
     taste: TasteModel
-    recommender: HybridEASERecommender
+    recommender: HybridBlendRecommender
     user_ids: np.ndarray
     track_ids: np.ndarray
     track_vectors: np.ndarray
@@ -74,7 +74,7 @@ def train_taste(*, progress: Progress = _quiet) -> ModelArtifact:
     progress(0.45, "fitting the taste model")
     taste = TasteModel().fit(data.histories, data.track_vectors)
     progress(0.6, "fitting the recommender")
-    recommender = HybridEASERecommender(max_cf_items=5000).fit(data.user_items, data.track_vectors)
+    recommender = HybridBlendRecommender(max_cf_items=5000).fit(data.user_items, data.track_vectors)
     bundle = TasteBundle(taste, recommender, data.user_ids, data.track_ids, data.track_vectors)
     version = new_version_name(TASTE_KIND)
     hyperparameters = {
@@ -140,6 +140,6 @@ def holdout_metrics(data: TrainingData, k: int = 10) -> dict[str, Any]:
     test = sparse.csr_matrix(
         (np.ones(len(eligible), dtype=np.float32), (held_rows, held_columns)), shape=matrix.shape
     )
-    model = HybridEASERecommender(max_cf_items=5000).fit(train, data.track_vectors)
+    model = HybridBlendRecommender(max_cf_items=5000).fit(train, data.track_vectors)
     figures = evaluate_ranking(model.score_users, test, train, k).as_dict()
     return {**{f"holdout_{name}": value for name, value in figures.items()}}

@@ -27,8 +27,13 @@ def test_a_batch_is_stored_once_and_listed_newest_first(auth_client, user, make_
         {"track": track.pk, "listened_at": T0 + i * 60, "ms_played": 1000 * i}
         for i, track in enumerate(tracks)
     ]
+    odd_source = 'my "player", \\ {v2}'
     listens.append(
-        {"track": tracks[0].pk, "listened_at": datetime.fromtimestamp(T0 + 999, UTC).isoformat()}
+        {
+            "track": tracks[0].pk,
+            "listened_at": datetime.fromtimestamp(T0 + 999, UTC).isoformat(),
+            "source": odd_source,
+        }
     )
     first = submit(auth_client, listens)
     assert first.status_code == 201, first.json()
@@ -41,6 +46,9 @@ def test_a_batch_is_stored_once_and_listed_newest_first(auth_client, user, make_
     times = [row["listened_at"] for row in page["results"]]
     assert times == sorted(times, reverse=True) and len(times) == 4
     assert page["results"][0]["track"]["id"] == tracks[0].pk
+    assert page["results"][0]["source"] == odd_source
+    assert {row["source"] for row in page["results"][1:]} == {"api"}
+    assert [row["ms_played"] for row in page["results"][1:]] == [2000, 1000, 0]
     since = auth_client.get(URL, {"since": T0 + 60, "until": T0 + 999}).json()
     assert {row["track"]["id"] for row in since["results"]} == {tracks[1].pk, tracks[2].pk}
 

@@ -5,10 +5,17 @@ import pytest
 from scipy import sparse
 
 from recommender.ml.artifacts import ArtifactError, load_artifact, save_artifact
-from recommender.ml.interactions import read_interactions, shared_interactions, split_per_user
+from recommender.ml.evaluation import tune
+from recommender.ml.interactions import (
+    Interactions,
+    read_interactions,
+    shared_interactions,
+    split_per_user,
+)
 from recommender.ml.metrics import evaluate_ranking
 from recommender.ml.recommenders import (
     ALSRecommender,
+    HybridBlendRecommender,
     HybridEASERecommender,
     PopularityRecommender,
     weight_interactions,
@@ -38,8 +45,17 @@ def test_project_model_and_als_beat_popularity_on_real_listens(lastfm_slice):
     popularity = _ndcg(PopularityRecommender(), train, test, excluded)
     project = _ndcg(HybridEASERecommender(), train, test, excluded)
     als = _ndcg(ALSRecommender(factors=32, iterations=8, num_threads=1), train, test, excluded)
+    blend = _ndcg(HybridBlendRecommender(), train, test, excluded)
     assert project > 1.5 * popularity
+    assert blend > 1.5 * popularity
     assert als > popularity
+
+
+def test_user_side_of_the_blend_helps_on_real_listens(lastfm_slice):
+    train, valid, _ = shared_interactions(lastfm_slice)
+    item_only = _ndcg(HybridBlendRecommender(user_weight=0.0), train, valid, train)
+    blend = _ndcg(HybridBlendRecommender(user_weight=0.6), train, valid, train)
+    assert blend > item_only
 
 
 def _toy_matrix():
@@ -130,3 +146,70 @@ def test_missing_or_corrupt_artifact_raises_artifact_error(tmp_path):
     corrupt.write_bytes(b"\x80\x04 not a pickle")
     with pytest.raises(ArtifactError, match="corrupt"):
         load_artifact(corrupt)
+
+
+def test_blend_scores_a_fresh_history_like_the_stored_one():
+    matrix = _toy_matrix()
+    model = HybridBlendRecommender(l2=5.0, user_l2=5.0).fit(matrix)
+    stored = model.recommend(4, n=10)
+    fresh = model.recommend(4, n=10, user_items=matrix[4])
+    assert stored.items.tolist() == fresh.items.tolist()
+    assert np.allclose(stored.scores, fresh.scores, atol=1e-5)
+
+
+def test_user_side_follows_the_listening_of_similar_users():
+    dense = np.zeros((41, 8), dtype=np.float32)
+    dense[:20, [0, 1, 2]] = 1.0  # one crowd plays 0, 1, 2 and often 3
+    dense[:15, 3] = 1.0
+    dense[20:40, [4, 5, 6, 7]] = 1.0  # another plays 4..7
+    dense[40, [0, 1]] = 1.0  # a newcomer who, like the first crowd, plays 0 and 1
+    model = HybridBlendRecommender(l2=1.0, user_l2=1.0, user_weight=1.0).fit(
+        sparse.csr_matrix(dense)
+    )
+    assert model.recommend(40, n=2).items.tolist() == [2, 3]
+
+
+def test_fitted_user_does_not_explain_its_own_history():
+    dense = np.zeros((3, 4), dtype=np.float32)
+    dense[0, [0, 1]] = 1.0  # item 1 is played by user 0 only
+    dense[1, [2, 3]] = 1.0
+    dense[2, [0, 2]] = 1.0
+    matrix = sparse.csr_matrix(dense)
+    model = HybridBlendRecommender(user_l2=0.1, user_weight=1.0, popularity_tiebreak=0.0)
+    model.fit(matrix)
+    as_fitted_user = model.recommend(0, n=4, exclude_seen=False)
+    as_stranger = model.recommend(None, n=4, exclude_seen=False, user_items=matrix[0])
+    assert _score_of(as_fitted_user, 1) == pytest.approx(0.0, abs=1e-6)
+    assert _score_of(as_stranger, 1) > 0.1
+
+
+def _score_of(recommendations, item):
+    return recommendations.scores[recommendations.items.tolist().index(item)]
+
+
+def test_blend_rejects_a_user_weight_outside_zero_one():
+    with pytest.raises(ValueError, match="user_weight"):
+        HybridBlendRecommender(user_weight=1.5)
+
+
+def test_staged_tuning_starts_each_stage_from_the_best_so_far():
+    matrix = _toy_matrix().tocoo()
+    held_out = (matrix.row + matrix.col) % 5 == 0
+    users, items = np.arange(60).astype(str), np.arange(40).astype(str)
+    train, valid = (
+        Interactions(
+            sparse.csr_matrix(
+                (matrix.data[keep], (matrix.row[keep], matrix.col[keep])), shape=matrix.shape
+            ),
+            users,
+            items,
+        )
+        for keep in (~held_out, held_out)
+    )
+    stages = ([{"l2": 1.0}, {"l2": 50.0}], [{"user_weight": 0.0}, {"user_weight": 1.0}])
+    result = tune(HybridBlendRecommender, stages, train, valid, time_budget_s=60.0)
+    assert len({trial["ndcg@10"] for trial in result.trials}) > 1
+    stage_one_best = max(result.trials[:2], key=lambda trial: trial["ndcg@10"])["params"]
+    assert [trial["params"]["l2"] for trial in result.trials[2:]] == [stage_one_best["l2"]] * 2
+    assert result.best_ndcg == max(trial["ndcg@10"] for trial in result.trials)
+    assert len(result.trials) == 4
