@@ -469,6 +469,8 @@ def _scale_rows_by_std(scores: np.ndarray) -> np.ndarray:
 def _invert_positive_definite(matrix: np.ndarray) -> np.ndarray:
     """Inverse of a symmetric positive-definite matrix by Cholesky: about twice as fast as a
     general inverse, and it fails loudly if regularization was too weak."""
+    if matrix.size == 0:  # LAPACK rejects empty matrices; nothing to invert is no error
+        return np.zeros_like(matrix)
     factor, info = lapack.spotrf(matrix, lower=False, overwrite_a=True)
     if info != 0:
         raise np.linalg.LinAlgError(f"Cholesky factorization failed (info={info})")

@@ -1,0 +1,153 @@
+"""Playlists mixing recommended and generated tracks; staff curation of generated tracks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+from catalog.models import Track
+from generation.models import GeneratedTrack, ReviewStatus
+from jobs.models import Job, JobStatus
+from jobs.runner import run_job
+from profiles.models import Listen
+from tests.helpers import client_for
+
+pytestmark = pytest.mark.django_db
+PLAYLISTS = "/api/v1/playlists/"
+
+
+def run_pending_jobs() -> None:
+    for job in Job.objects.filter(status=JobStatus.QUEUED):
+        run_job(job.pk, heartbeat=False)
+
+
+@pytest.fixture
+def listener(tiny_world, make_user):
+    user = make_user("listener")
+    start = datetime(2025, 3, 1, tzinfo=UTC)
+    fiddle = list(Track.objects.filter(style_label="fiddle")[:2])
+    Listen.objects.bulk_create(
+        Listen(user=user, track=track, listened_at=start + timedelta(hours=i))
+        for i, track in enumerate(fiddle * 3)
+    )
+    call_command("train_taste")
+    return user
+
+
+def test_playlists_need_a_taste_model(tiny_world, auth_client):
+    response = auth_client.post(PLAYLISTS, {"length": 5}, format="json")
+    assert response.status_code == 503
+    assert "taste" in response.json()["detail"]
+
+
+def test_a_playlist_mixes_recommendations_and_fresh_generations(listener):
+    client = client_for(listener)
+    created = client.post(
+        PLAYLISTS, {"name": "Morning", "length": 5, "generated_share": 0.4}, format="json"
+    )
+    assert created.status_code == 202, created.json()
+    playlist = created.json()
+    assert playlist["status"] == "building"
+    assert len(playlist["items"]) == 3
+    heard = set(Listen.objects.filter(user=listener).values_list("track_id", flat=True))
+    assert not heard & {item["track"]["id"] for item in playlist["items"]}
+
+    run_pending_jobs()
+    ready = client.get(f"{PLAYLISTS}{playlist['id']}/").json()
+    assert ready["status"] == "ready"
+    assert [item["position"] for item in ready["items"]] == [1, 2, 3, 4, 5]
+    generated = [item for item in ready["items"] if item["track"]["ai_generated"]]
+    assert len(generated) == 2
+    assert all(item["reason"] for item in ready["items"])
+    assert all("generated" in item["reason"] for item in generated)
+
+
+def test_a_playlist_can_be_renamed_reordered_trimmed_and_deleted(listener, make_user):
+    client = client_for(listener)
+    playlist = client.post(PLAYLISTS, {"length": 5, "generated_share": 0}, format="json")
+    assert playlist.status_code == 201
+    body = playlist.json()
+    assert body["status"] == "ready"
+    url = f"{PLAYLISTS}{body['id']}/"
+    order = [item["track"]["id"] for item in body["items"]][::-1][:4]
+    updated = client.patch(url, {"name": "Evening", "tracks": order}, format="json")
+    assert updated.status_code == 200, updated.json()
+    assert updated.json()["name"] == "Evening"
+    assert [item["track"]["id"] for item in updated.json()["items"]] == order
+
+    foreign = client.patch(url, {"tracks": [*order, 999_999]}, format="json")
+    assert foreign.status_code == 400
+    assert "tracks" in foreign.json()
+    assert len(client.get(url).json()["items"]) == 4
+
+    assert client_for(make_user("nosy")).get(url).status_code == 404
+    assert client.delete(url).status_code == 204
+    assert client.get(url).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "payload", [{"length": 4}, {"length": 101}, {"length": 5, "generated_share": 1.5}, {}]
+)
+def test_bad_playlist_requests_are_400s(listener, payload):
+    response = client_for(listener).post(PLAYLISTS, payload, format="json")
+    assert response.status_code == 400
+
+
+@pytest.fixture
+def generated_track(tiny_world, make_user):
+    owner = make_user("maker")
+    response = client_for(owner).post("/api/v1/generations/", {"count": 1}, format="json")
+    run_pending_jobs()
+    return owner, GeneratedTrack.objects.get(request_id=response.json()["id"])
+
+
+def admin_action(client, action: str, generated: GeneratedTrack):
+    return client.post(
+        "/admin/generation/generatedtrack/",
+        {"action": action, "_selected_action": [generated.pk]},
+    )
+
+
+def test_staff_publish_and_reject_generated_tracks(generated_track, make_user):
+    owner, generated = generated_track
+    staff = make_user("curator", staff=True)
+    staff.is_superuser = True
+    staff.save()
+    admin = Client()
+    admin.force_login(staff)
+    other = client_for(make_user("fan"))
+    track_url = f"/api/v1/tracks/{generated.track_id}/"
+    assert other.get(track_url).status_code == 404
+
+    queue = admin.get("/admin/generation/generatedtrack/")
+    assert queue.status_code == 200
+    page = admin.get(f"/admin/generation/generatedtrack/{generated.pk}/change/").content.decode()
+    assert "<audio" in page
+    assert "Piano roll" in page
+    assert generated.model_version in page
+
+    assert admin_action(admin, "publish", generated).status_code == 302
+    generated.refresh_from_db()
+    assert generated.review_status == ReviewStatus.PUBLISHED
+    assert generated.reviewed_by == staff
+    assert generated.reviewed_at is not None
+    assert other.get(track_url).status_code == 200
+
+    admin_action(admin, "reject", generated)
+    assert other.get(track_url).status_code == 404
+    assert client_for(owner).get(track_url).status_code == 200
+
+
+def test_only_staff_can_curate(generated_track, make_user):
+    _, generated = generated_track
+    member = make_user("member")
+    client = Client()
+    client.force_login(member)
+    response = admin_action(client, "publish", generated)
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
+    generated.refresh_from_db()
+    assert generated.review_status == ReviewStatus.PENDING
