@@ -8,6 +8,7 @@ and are not public: they never show in the catalog.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ def _fit(name: str) -> str:
     return name[:NAME_MAX_CHARS]
 
 
+@functools.lru_cache(maxsize=65_536)
 def match_key(artist_name: str, track_name: str) -> MatchKey:
     """Normalized (artist, title), as the catalog stores them for matching."""
     return (
@@ -72,7 +74,7 @@ class _TrackIdCache:
         self.ids.update(found)
 
 
-track_id_cache = _TrackIdCache()
+_track_ids = _TrackIdCache()
 
 
 def resolve_tracks(metadata: Iterable[TrackMetadata]) -> dict[MatchKey, int]:
@@ -84,7 +86,7 @@ def resolve_tracks(metadata: Iterable[TrackMetadata]) -> dict[MatchKey, int]:
     transactions already take the write lock when they begin.
     """
     wanted = {item.key: item for item in metadata}
-    found = track_id_cache.get_many(wanted)
+    found = _track_ids.get_many(wanted)
     missing = [key for key in wanted if key not in found]
     if missing:
         found.update(_lookup(missing))
@@ -94,7 +96,7 @@ def resolve_tracks(metadata: Iterable[TrackMetadata]) -> dict[MatchKey, int]:
         found.update(_lookup(missing))
         created = _create([wanted[key] for key in missing if key not in found])
         found.update(created)
-    track_id_cache.put_many(found)
+    _track_ids.put_many(found)
     return found
 
 
