@@ -22,7 +22,13 @@ from jobs.registry import job_handler
 from jobs.runner import JobContext, JobError
 from profiles.importers import parse
 from profiles.importers.hetrec import read_hetrec_artists
-from profiles.importers.records import ImportRecord, OtherUserRow, ParsedListen, SkippedLine
+from profiles.importers.records import (
+    ImportFormatError,
+    ImportRecord,
+    OtherUserRow,
+    ParsedListen,
+    SkippedLine,
+)
 from profiles.listen_input import ListenInput
 from profiles.services import record_listens
 
@@ -126,14 +132,17 @@ def run_import_job(context: JobContext) -> dict[str, Any]:
     artists = Path(params["artists_path"]) if params.get("artists_path") else None
     options = parser_options(file_user=params.get("file_user"), artists_path=artists)
     with path.open("rb") as stream:
-        report = import_listens(
-            user=user,
-            format_name=params["format"],
-            stream=stream,
-            total_bytes=path.stat().st_size,
-            options=options,
-            progress=context.progress,
-        )
+        try:
+            report = import_listens(
+                user=user,
+                format_name=params["format"],
+                stream=stream,
+                total_bytes=path.stat().st_size,
+                options=options,
+                progress=context.progress,
+            )
+        except ImportFormatError as exc:
+            raise JobError(str(exc)) from None
     for leftover in (path, artists):
         if leftover:
             leftover.unlink(missing_ok=True)

@@ -73,15 +73,16 @@ def listening_summary(*, user: AbstractBaseUser) -> dict[str, Any]:
         last_listen=Max("listened_at"),
     )
     plays_per_track = listens.values("track__style_vector").annotate(plays=Sum("play_count"))
-    style_total = np.zeros(VECTOR_DIM)
+    style_total, styled_plays = np.zeros(VECTOR_DIM), 0
     for row in plays_per_track.iterator():
         vector = row["track__style_vector"]
         if vector and len(vector) == VECTOR_DIM:
             style_total += row["plays"] * np.asarray(vector, dtype=float)
+            styled_plays += row["plays"]
     return {
         "listens": totals["listens"] or 0,
         "distinct_tracks": totals["distinct_tracks"],
-        "top_styles": top_styles(style_total) if style_total.any() else {},
+        "top_styles": top_styles(style_total / styled_plays) if styled_plays else {},
         "last_listen": totals["last_listen"],
     }
 

@@ -73,6 +73,7 @@ def test_every_operation_conforms_to_the_schema(make_user, tmp_path):
         "SECURE_COOKIES": "0",
     }
     gunicorn = str(REPO_ROOT / ".venv" / "bin" / "gunicorn")
+    server_log = (tmp_path / "server.log").open("w")
     server = subprocess.Popen(
         [
             gunicorn,
@@ -86,9 +87,9 @@ def test_every_operation_conforms_to_the_schema(make_user, tmp_path):
         ],
         cwd=REPO_ROOT,
         env=process_env(**server_env),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+        # A file, not a pipe: a full pipe would block the server's logging, and the server.
+        stdout=server_log,
+        stderr=subprocess.STDOUT,
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -128,5 +129,9 @@ def test_every_operation_conforms_to_the_schema(make_user, tmp_path):
         )
     finally:
         server.terminate()
-        server_errors = server.communicate(timeout=30)[1]
+        server.wait(timeout=30)
+        server_log.close()
+    server_errors = "\n".join(
+        line for line in (tmp_path / "server.log").read_text().splitlines() if "Error" in line
+    )
     assert result.returncode == 0, server_errors[-4000:] + result.stdout[-12000:]

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from profiles.importers import FORMATS
+from profiles.importers import FORMATS, MULTI_USER_FORMATS
 from profiles.importers.rules import (
     MAX_LISTENS_PER_REQUEST,
     MAX_NAME_CHARS,
@@ -175,6 +175,13 @@ class ImportRequestSerializer(serializers.Serializer):
     artists = serializers.FileField(
         required=False, help_text="hetrec only: artists.dat, to name the artists."
     )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("file_user") and attrs["format"] not in MULTI_USER_FORMATS:
+            raise serializers.ValidationError({"file_user": ["Only for lastfm-1k and hetrec."]})
+        if attrs.get("artists") and attrs["format"] != "hetrec":
+            raise serializers.ValidationError({"artists": ["Only for hetrec."]})
+        return attrs
 
 
 class SkippedLineSerializer(serializers.Serializer):

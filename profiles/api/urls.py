@@ -9,6 +9,6 @@ urlpatterns = [
     path("me/export/", views.ExportView.as_view(), name="me-export"),
     path("listens/", views.ListensView.as_view(), name="listens"),
     path("listens/import/", views.ImportView.as_view(), name="listens-import"),
-    path("listens/import/<int:job_id>/", views.ImportJobView.as_view(), name="listens-import-job"),
+    path("listens/import/<str:job_id>/", views.ImportJobView.as_view(), name="listens-import-job"),
     path("feedback/", views.FeedbackView.as_view(), name="feedback"),
 ]

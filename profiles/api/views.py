@@ -11,10 +11,10 @@ from django.core.files.uploadedfile import UploadedFile
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import permissions, status
 from rest_framework.authtoken.models import Token
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -43,9 +43,10 @@ from profiles.api.serializers import (
     TokenSerializer,
 )
 from profiles.importers.hetrec import read_hetrec_artists
+from profiles.importers.records import ImportFormatError
 from profiles.importers.rules import MAX_LISTENS_PER_REQUEST
 from profiles.importing import IMPORT_JOB_KIND, import_listens
-from profiles.listen_input import ListenProblems, Problem, read_api_listens
+from profiles.listen_input import MAX_ID, ListenProblems, Problem, read_api_listens
 from profiles.models import Feedback
 
 # Larger uploads are imported by a job rather than within the request.
@@ -131,6 +132,7 @@ def problems_body(problems: list[Problem]) -> dict[str, Any]:
 
 class ListensView(APIView):
     parser_classes = [JSONParser]
+    pagination_class = PagePagination
 
     @extend_schema(
         parameters=[ListenRangeSerializer],
@@ -141,7 +143,7 @@ class ListensView(APIView):
         query = ListenRangeSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         listens = selectors.listens_of(user=request.user, **query.validated_data)
-        paginator = PagePagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(listens, request, view=self)
         return paginator.get_paginated_response(ListenSerializer(page, many=True).data)
 
@@ -204,13 +206,16 @@ class ImportView(APIView):
             options["artist_names"] = read_hetrec_artists(
                 io.TextIOWrapper(artists, encoding="utf-8", errors="replace")
             )
-        report = import_listens(
-            user=request.user,
-            format_name=data["format"],
-            stream=upload.file,
-            total_bytes=upload.size,
-            options=options,
-        )
+        try:
+            report = import_listens(
+                user=request.user,
+                format_name=data["format"],
+                stream=upload.file,
+                total_bytes=upload.size,
+                options=options,
+            )
+        except ImportFormatError as exc:
+            raise ValidationError({"file": [str(exc)]}) from None
         return Response(report.as_dict(), status=status.HTTP_201_CREATED)
 
 
@@ -250,21 +255,29 @@ def _job_body(request: Request, job: Job) -> dict[str, Any]:
 
 
 class ImportJobView(APIView):
-    @extend_schema(responses={200: ImportJobSerializer}, description="An import job of yours.")
-    def get(self, request: Request, job_id: int) -> Response:
-        job = get_object_or_404(Job, pk=job_id, owner=request.user, kind=IMPORT_JOB_KIND)
+    @extend_schema(
+        parameters=[OpenApiParameter("job_id", int, OpenApiParameter.PATH)],
+        responses={200: ImportJobSerializer},
+        description="An import job of yours.",
+    )
+    def get(self, request: Request, job_id: str) -> Response:
+        # The route takes any text, so that a malformed id gets this JSON 404 too.
+        if not job_id.isdigit() or int(job_id) > MAX_ID:
+            raise NotFound()
+        job = get_object_or_404(Job, pk=int(job_id), owner=request.user, kind=IMPORT_JOB_KIND)
         return Response(_job_body(request, job))
 
 
 class FeedbackView(APIView):
     parser_classes = [JSONParser]
+    pagination_class = PagePagination
 
     @extend_schema(
         responses={200: FeedbackSerializer(many=True)},
         description="The person's current loves and hates.",
     )
     def get(self, request: Request) -> Response:
-        paginator = PagePagination()
+        paginator = self.pagination_class()
         feedback = Feedback.objects.filter(user=request.user).order_by("-updated_at", "-id")
         page = paginator.paginate_queryset(feedback, request, view=self)
         rows = [{"track": f.track_id, "score": f.score, "updated_at": f.updated_at} for f in page]

@@ -54,7 +54,14 @@ def parse_lastfm_csv(stream: TextIO, *, now: datetime) -> Iterator[ImportRecord]
     """Rows of artist, album, track, date; a header row, if present, may reorder them."""
     reader = csv.reader(stream)
     columns = _POSITIONAL
-    for row in reader:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield SkippedLine(reader.line_num, f"not CSV ({exc})")
+            continue
         line = reader.line_num
         if line == 1 and (header := _header_columns(row)):
             columns = header

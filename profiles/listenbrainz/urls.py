@@ -7,14 +7,14 @@ from profiles.listenbrainz import views
 urlpatterns = [
     path("submit-listens", views.SubmitListensView.as_view(), name="lb-submit-listens"),
     path("validate-token", views.ValidateTokenView.as_view(), name="lb-validate-token"),
-    path("user/<str:user_name>/listens", views.UserListensView.as_view(), name="lb-listens"),
+    path("user/<path:user_name>/listens", views.UserListensView.as_view(), name="lb-listens"),
     path(
-        "user/<str:user_name>/playing-now",
+        "user/<path:user_name>/playing-now",
         views.PlayingNowView.as_view(),
         name="lb-playing-now",
     ),
     path(
-        "user/<str:user_name>/listen-count",
+        "user/<path:user_name>/listen-count",
         views.ListenCountView.as_view(),
         name="lb-listen-count",
     ),

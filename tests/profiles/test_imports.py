@@ -72,8 +72,13 @@ def test_spotify_history_upload(auth_client, user):
     assert Listen.objects.get(user=user).skipped is True
 
 
-def test_unknown_format_is_refused(auth_client):
+def test_bad_uploads_are_refused(auth_client):
     assert upload(auth_client, b"[]", "napster").status_code == 400
+    not_json = upload(auth_client, b"\x89PNG\r\n", "listenbrainz")
+    assert not_json.status_code == 400 and "JSON" in not_json.json()["file"][0]
+    wrong_option = upload(auth_client, b"[]", "spotify", file_user="someone")
+    assert wrong_option.status_code == 400 and "file_user" in wrong_option.json()
+    assert not Listen.objects.exists()
 
 
 def test_large_uploads_run_as_a_job_only_their_owner_can_see(

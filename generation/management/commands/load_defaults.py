@@ -9,13 +9,15 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from artifacts.models import ModelArtifact
 from artifacts.services import register_artifact
+from catalog.midi.classifier import StyleClassifier
 from catalog.models import Track
-from catalog.services import STYLE_CLASSIFIER_KIND
+from catalog.services import STYLE_CLASSIFIER_KIND, restyle_unlabelled_tracks
 from generation.generator import GENERATOR_KIND, load_generator
 from generation.ml.training import read_checkpoint
 from recommender.services import TASTE_KIND
 
 SHIPPED_GENERATOR = Path(settings.SHIPPED_MODEL_ROOT) / "generator" / "cvae-shipped.pt"
+SHIPPED_CLASSIFIER = Path(settings.SHIPPED_MODEL_ROOT) / "style_classifier.joblib"
 
 
 class Command(BaseCommand):
@@ -32,15 +34,35 @@ class Command(BaseCommand):
             call_command("import_corpus", "--preset", "balanced")
         else:
             self.stdout.write("catalog: already imported")
-        if not ModelArtifact.objects.filter(kind=STYLE_CLASSIFIER_KIND, is_active=True).exists():
-            call_command("train_style_classifier")
-        else:
-            self.stdout.write("style classifier: already trained")
+        self._style_classifier()
         self._generator(options["generator"])
         if not ModelArtifact.objects.filter(kind=TASTE_KIND, is_active=True).exists():
             call_command("train_taste")
         else:
             self.stdout.write("taste model: already trained")
+
+    def _style_classifier(self) -> None:
+        """The shipped classifier saw the whole labelled corpus import; the embedded catalog
+        subset alone would give a weaker one."""
+        if ModelArtifact.objects.filter(kind=STYLE_CLASSIFIER_KIND, is_active=True).exists():
+            self.stdout.write("style classifier: already active")
+            return
+        if not SHIPPED_CLASSIFIER.is_file():
+            call_command("train_style_classifier")
+            return
+        classifier = StyleClassifier.load(SHIPPED_CLASSIFIER)
+        description = classifier.describe()
+        register_artifact(
+            kind=STYLE_CLASSIFIER_KIND,
+            source=SHIPPED_CLASSIFIER,
+            loader=StyleClassifier.load,
+            metrics=description.get("metrics", {}),
+            hyperparameters=description.get("config", {}),
+            data_summary=classifier.training_data,
+            version=classifier.version,
+        )
+        restyle_unlabelled_tracks(classifier=classifier)
+        self.stdout.write(f"style classifier: activated the shipped {classifier.version}")
 
     def _generator(self, checkpoint: Path) -> None:
         if ModelArtifact.objects.filter(kind=GENERATOR_KIND, is_active=True).exists():

@@ -9,7 +9,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from profiles.importers import FORMATS
+from profiles.importers import FORMATS, MULTI_USER_FORMATS
+from profiles.importers.records import ImportFormatError
 from profiles.importing import import_listens, parser_options
 
 
@@ -40,6 +41,10 @@ class Command(BaseCommand):
         user = get_user_model().objects.filter(username=options["user"]).first()
         if user is None:
             raise CommandError(f"No such user: {options['user']}")
+        if options["file_user"] and options["format"] not in MULTI_USER_FORMATS:
+            raise CommandError("--file-user is only for lastfm-1k and hetrec.")
+        if options["artists"] and options["format"] != "hetrec":
+            raise CommandError("--artists is only for hetrec.")
         artists = options["artists"]
         if options["format"] == "hetrec" and artists is None:
             beside = path.with_name("artists.dat")
@@ -55,14 +60,17 @@ class Command(BaseCommand):
                 bar.update(round(fraction * total) - bar.n)
                 bar.set_postfix_str(message)
 
-            report = import_listens(
-                user=user,
-                format_name=options["format"],
-                stream=stream,
-                total_bytes=total,
-                options=parse_options,
-                progress=progress,
-            )
+            try:
+                report = import_listens(
+                    user=user,
+                    format_name=options["format"],
+                    stream=stream,
+                    total_bytes=total,
+                    options=parse_options,
+                    progress=progress,
+                )
+            except ImportFormatError as exc:
+                raise CommandError(str(exc)) from None
             bar.update(total - bar.n)
         for skipped in report.skipped:
             self.stderr.write(f"line {skipped['line']}: skipped: {skipped['reason']}")
