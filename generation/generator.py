@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from artifacts.services import LoadedArtifact, health, load_active
+from artifacts.services import ArtifactUnavailable, LoadedArtifact, health, load_active
 from catalog.models import Track
 from generation.ml.data import TrainingPiece
 from generation.ml.evaluation import NoveltyIndex, note_sequences
@@ -38,6 +38,18 @@ def load_generator(path: Path) -> Generator:
 
 def active_generator() -> LoadedArtifact[Generator]:
     return load_active(GENERATOR_KIND, load_generator)
+
+
+def generator_from(checkpoint: Path | None) -> Generator:
+    """The generator in ``checkpoint``, or the active one; ``GeneratorUnavailable`` if none."""
+    try:
+        return load_generator(checkpoint) if checkpoint else active_generator().model
+    except (ArtifactUnavailable, OSError, ValueError) as exc:
+        raise GeneratorUnavailable(str(exc)) from exc
+
+
+class GeneratorUnavailable(RuntimeError):
+    pass
 
 
 def generator_health() -> str:

@@ -65,7 +65,6 @@ def test_every_operation_conforms_to_the_schema(make_user, tmp_path):
         "THROTTLE_ANON_RATE": "100000/min",
         "THROTTLE_USER_RATE": "100000/min",
         "THROTTLE_AUTH_RATE": "100000/min",
-        "MEDIA_ROOT": str(tmp_path / "media"),
         "LOG_LEVEL": "ERROR",
         # Production mode: DEBUG pages would answer HTML where the API promises JSON.
         "DEBUG": "0",

@@ -8,10 +8,14 @@ import pretty_midi
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from artifacts.services import ArtifactUnavailable
 from catalog.midi.features import extract_features
 from catalog.services import active_style_classifier
-from generation.generator import active_generator, load_generator, training_pieces
+from generation.generator import (
+    GeneratorUnavailable,
+    generator_from,
+    load_generator,
+    training_pieces,
+)
 from generation.ml.data import build_dataset
 from generation.ml.evaluation import evaluate_models, style_conditions
 
@@ -34,12 +38,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            main = (
-                load_generator(options["checkpoint"])
-                if options["checkpoint"]
-                else active_generator().model
-            )
-        except (ArtifactUnavailable, OSError, ValueError) as exc:
+            main = generator_from(options["checkpoint"])
+        except GeneratorUnavailable as exc:
             raise CommandError(f"no generator to evaluate: {exc}") from exc
         models = {"cvae": main.model}
         for name in ("ablation", "baseline"):

@@ -6,10 +6,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from artifacts.services import ArtifactUnavailable
 from catalog.midi.style_space import STYLES, split_vector
 from generation.conditions import build_condition
-from generation.generator import active_generator, load_generator
+from generation.generator import GeneratorUnavailable, generator_from
 from generation.ml.sampling import generate
 from generation.selectors import style_prototypes
 
@@ -36,12 +35,8 @@ class Command(BaseCommand):
             taste=prototypes[dominant], style_mix=mix, tempo_bpm=options["tempo_bpm"]
         )
         try:
-            generator = (
-                load_generator(options["checkpoint"])
-                if options["checkpoint"]
-                else active_generator().model
-            )
-        except (ArtifactUnavailable, OSError, ValueError) as exc:
+            generator = generator_from(options["checkpoint"])
+        except GeneratorUnavailable as exc:
             raise CommandError(f"no generator to sample from: {exc}") from exc
         midis = generate(
             generator.model,
