@@ -27,7 +27,9 @@ def test_a_job_runs_to_success_with_progress_and_result():
     assert job.progress == 1.0
     assert job.result == {"slept_s": 0.05, "attempt": 1}
     assert job.started_at <= job.finished_at
-    assert run_job(job.pk, heartbeat=False) == "skipped", "a second delivery of the same task must do nothing"
+    assert run_job(job.pk, heartbeat=False) == "skipped", (
+        "a second delivery of the same task must do nothing"
+    )
 
 
 @pytest.mark.django_db

@@ -17,20 +17,29 @@ from tests.helpers import REPO_ROOT
 pytestmark = pytest.mark.django_db
 
 
-def test_healthz_reports_database_and_queue(client):
+def test_healthz_reports_database_queue_and_untrained_models(client):
     response = client.get("/healthz")
-    assert response.status_code == 200
     body = response.json()
     assert body["database"] == "ok"
     assert body["queue"] == "ok"
-    assert isinstance(body["models"], dict)
+    assert "no taste model has been trained yet" in body["models"]["taste"]
+    assert response.status_code == 503
+    assert "models.taste" in body["down"]
+    assert not {"database", "queue"} & set(body["down"])
+
+
+def test_healthz_is_200_when_everything_is_up(client, monkeypatch):
+    monkeypatch.setattr(health, "_MODEL_CHECKS", {"generator": lambda: "ok"})
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"database": "ok", "queue": "ok", "models": {"generator": "ok"}}
 
 
 def test_healthz_answers_503_naming_what_is_down(client, monkeypatch):
     def broken() -> str:
         raise RuntimeError("checkpoint file is unreadable")
 
-    monkeypatch.setitem(health._MODEL_CHECKS, "generator", broken)
+    monkeypatch.setattr(health, "_MODEL_CHECKS", {"generator": broken})
     response = client.get("/healthz")
     assert response.status_code == 503
     body = response.json()
@@ -38,7 +47,8 @@ def test_healthz_answers_503_naming_what_is_down(client, monkeypatch):
     assert "checkpoint file is unreadable" in body["models"]["generator"]
 
 
-def test_healthz_answers_503_when_the_redis_queue_is_unreachable(client, settings):
+def test_healthz_answers_503_when_the_redis_queue_is_unreachable(client, settings, monkeypatch):
+    monkeypatch.setattr(health, "_MODEL_CHECKS", {})
     settings.TASK_BACKEND = "rq"
     settings.RQ_QUEUES = {"default": {"URL": "redis://127.0.0.1:1/0"}}
     response = client.get("/healthz")
