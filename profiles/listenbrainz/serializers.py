@@ -20,7 +20,7 @@ class AdditionalInfoSerializer(serializers.Serializer):
     recording_mbid = serializers.UUIDField(required=False)
 
 
-class TrackMetadataSerializer(serializers.Serializer):
+class ListenBrainzTrackMetadataSerializer(serializers.Serializer):
     artist_name = serializers.CharField(max_length=MAX_NAME_CHARS)
     track_name = serializers.CharField(max_length=MAX_NAME_CHARS)
     release_name = serializers.CharField(required=False, max_length=MAX_NAME_CHARS)
@@ -32,7 +32,7 @@ class SubmittedListenSerializer(serializers.Serializer):
         required=False,
         help_text="Unix seconds; required for single and import, absent for playing_now.",
     )
-    track_metadata = TrackMetadataSerializer()
+    track_metadata = ListenBrainzTrackMetadataSerializer()
 
 
 class SubmitListensSerializer(serializers.Serializer):
@@ -56,7 +56,7 @@ class ListenOutSerializer(serializers.Serializer):
     listened_at = serializers.IntegerField()
     recording_msid = serializers.CharField()
     user_name = serializers.CharField()
-    track_metadata = TrackMetadataSerializer()
+    track_metadata = ListenBrainzTrackMetadataSerializer()
 
 
 class ListensPayloadSerializer(serializers.Serializer):
@@ -73,7 +73,7 @@ class ListensResponseSerializer(serializers.Serializer):
 
 class PlayingNowListenSerializer(serializers.Serializer):
     playing_now = serializers.BooleanField()
-    track_metadata = TrackMetadataSerializer()
+    track_metadata = ListenBrainzTrackMetadataSerializer()
 
 
 class PlayingNowPayloadSerializer(serializers.Serializer):
