@@ -19,6 +19,8 @@ from django.utils import timezone
 from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
 
+from catalog.midi.classifier import StyleClassifier
+from catalog.midi.features import extract_features
 from catalog.midi.rendering import RendererUnavailable
 from catalog.midi.style_space import STYLES, split_vector
 from catalog.models import Origin, Track
@@ -121,38 +123,71 @@ def request_generation(
 def run_generation(
     request: GenerationRequest, progress: Callable[[float, str], None]
 ) -> list[Track]:
-    """Sample, check novelty (re-sampling copies), store and render each piece.
+    """Sample, check novelty (re-sampling copies) and style, store and render each piece.
 
     Idempotent: pieces stored by an earlier, interrupted attempt are kept and not redone.
     """
     generator = active_generator().model
+    classifier = active_style_classifier()
     request.model_version = generator.version
     request.save(update_fields=["model_version"])
     done = list(GeneratedTrack.objects.filter(request=request).order_by("pk"))
     tracks = [g.track for g in done]
     for index in range(len(done), request.count):
         progress(index / request.count, f"generating piece {index + 1} of {request.count}")
-        tracks.append(_generate_one(request, generator, index))
+        tracks.append(_generate_one(request, generator, classifier, index))
     progress(1.0, f"generated {request.count} pieces")
     return tracks
 
 
-def _generate_one(request: GenerationRequest, generator: Generator, index: int) -> Track:
+def _target_style(request: GenerationRequest) -> str:
+    vector = request.variation_of.style_vector if request.variation_of else request.condition
+    return STYLES[int(np.argmax(split_vector(vector)[0]))]
+
+
+def _generate_one(
+    request: GenerationRequest,
+    generator: Generator,
+    classifier: StyleClassifier | None,
+    index: int,
+) -> Track:
+    """The most in-style of a few novel candidates.
+
+    Copies of training music (a shared run of ``NOVELTY_THRESHOLD`` notes) are dropped and
+    counted as re-sampled. Among the rest, the style classifier picks the candidate it hears
+    most in the requested style: the same check a curator would make, made before saving.
+    """
     condition = np.asarray(request.condition, dtype=np.float32)
+    per_attempt = settings.GENERATION_STYLE_CANDIDATES if classifier is not None else 1
     for attempt in range(settings.GENERATION_MAX_RESAMPLES + 1):
-        seed = request.seed + index + 7919 * attempt
-        midi = _sample(request, generator, condition, seed)
-        shared_run = generator.novelty.longest_shared_run(midi_to_grid(midi))
-        if shared_run < NOVELTY_THRESHOLD:
+        candidates = []
+        for candidate in range(per_attempt):
+            seed = request.seed + index + 7919 * attempt + 104_729 * candidate
+            midi = _sample(request, generator, condition, seed)
+            shared_run = generator.novelty.longest_shared_run(midi_to_grid(midi))
+            if shared_run < NOVELTY_THRESHOLD:
+                candidates.append((midi, seed, shared_run))
+                continue
+            GenerationRequest.objects.filter(pk=request.pk).update(resampled=F("resampled") + 1)
+            logger.info("generation %s piece %s copied %s notes", request.pk, index, shared_run)
+        if candidates:
+            midi, seed, shared_run = _most_in_style(candidates, _target_style(request), classifier)
             return _store(request, generator, midi, seed, shared_run)
-        GenerationRequest.objects.filter(pk=request.pk).update(resampled=F("resampled") + 1)
-        logger.info(
-            "generation %s piece %s copied %s notes; re-sampling", request.pk, index, shared_run
-        )
     raise ValueError(
         f"piece {index + 1} kept copying training music after "
         f"{settings.GENERATION_MAX_RESAMPLES} re-samples; try another seed or temperature"
     )
+
+
+def _most_in_style(
+    candidates: list[tuple[pretty_midi.PrettyMIDI, int, int]],
+    style: str,
+    classifier: StyleClassifier | None,
+) -> tuple[pretty_midi.PrettyMIDI, int, int]:
+    if classifier is None or len(candidates) == 1:
+        return candidates[0]
+    weights = classifier.style_weights([extract_features(midi) for midi, _, _ in candidates])
+    return candidates[int(np.argmax(weights[:, STYLES.index(style)]))]
 
 
 def _sample(
