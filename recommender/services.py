@@ -108,6 +108,8 @@ def train_taste(*, progress: Progress = _quiet) -> ModelArtifact:
 
 
 def store_tastes(bundle: TasteBundle, data: TrainingData, version: str) -> None:
+    if not data.histories:
+        return
     vectors = bundle.taste.conditioning_vectors(data.histories)
     users = get_user_model().objects.in_bulk(list(map(int, data.user_ids)))
     for user_id, vector in zip(data.user_ids, vectors, strict=True):
