@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.contrib.auth import get_user_model
-from django.db.models import Sum
+from django.db.models import QuerySet, Sum
 from scipy import sparse
 
 from catalog.midi.style_space import VECTOR_DIM
@@ -76,6 +76,21 @@ def load_training_data() -> TrainingData:
     )
 
 
+def history_of(user_id: int, track_ids: np.ndarray) -> UserHistory:
+    """One person's current history over the tracks a fitted model knows (``track_ids``)."""
+    column = {int(pk): i for i, pk in enumerate(track_ids)}
+    durations = dict(Track.objects.filter(pk__in=column).values_list("pk", "duration_s"))
+    durations_ms = np.array([(durations.get(int(pk)) or 0.0) * 1000.0 for pk in track_ids])
+    listens = _listens_by_user(column, durations_ms, Listen.objects.filter(user_id=user_id))
+    feedback = _feedback_by_user(column, Feedback.objects.filter(user_id=user_id))
+    preferences = Profile.objects.filter(user_id=user_id).values_list("preferences", flat=True)
+    return UserHistory(
+        listens=listens.get(user_id, ListenEvents.empty()),
+        feedback=feedback.get(user_id, FeedbackArrays.empty()),
+        preferences=explicit_preferences(preferences.first() or {}),
+    )
+
+
 def explicit_preferences(preferences: dict) -> ExplicitPreferences:
     tempo = preferences.get("tempo_bpm")
     return ExplicitPreferences(
@@ -102,13 +117,17 @@ def _user_items(
     )
 
 
-def _listens_by_user(column: dict[int, int], durations_ms: np.ndarray) -> dict[int, ListenEvents]:
+def _listens_by_user(
+    column: dict[int, int], durations_ms: np.ndarray, listens: QuerySet[Listen] | None = None
+) -> dict[int, ListenEvents]:
     fields = ("user_id", "track_id", "listened_at", "ms_played", "skipped", "play_count")
     grouped: dict[int, list[tuple]] = {}
+    listens = Listen.objects.all() if listens is None else listens
     for user_id, *rest in (
-        Listen.objects.order_by("user_id").values_list(*fields).iterator(chunk_size=20_000)
+        listens.order_by("user_id").values_list(*fields).iterator(chunk_size=20_000)
     ):
-        grouped.setdefault(user_id, []).append(tuple(rest))
+        if rest[0] in column:  # tracks added after a model was fitted are unknown to it
+            grouped.setdefault(user_id, []).append(tuple(rest))
     return {
         user_id: _listen_events(rows, column, durations_ms) for user_id, rows in grouped.items()
     }
@@ -134,11 +153,16 @@ def _listen_events(
     )
 
 
-def _feedback_by_user(column: dict[int, int]) -> dict[int, FeedbackArrays]:
+def _feedback_by_user(
+    column: dict[int, int], feedback: QuerySet[Feedback] | None = None
+) -> dict[int, FeedbackArrays]:
     grouped: dict[int, tuple[list[int], list[float]]] = {}
-    for user_id, track_id, score in Feedback.objects.exclude(score=0).values_list(
+    feedback = Feedback.objects.all() if feedback is None else feedback
+    for user_id, track_id, score in feedback.exclude(score=0).values_list(
         "user_id", "track_id", "score"
     ):
+        if track_id not in column:
+            continue
         tracks, scores = grouped.setdefault(user_id, ([], []))
         tracks.append(column[track_id])
         scores.append(float(score))

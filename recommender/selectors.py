@@ -13,7 +13,7 @@ from artifacts.services import ArtifactUnavailable, LoadedArtifact, load_active
 from catalog.midi.style_space import STYLES, split_vector
 from catalog.models import Track
 from profiles.models import Listen, Profile
-from recommender.dataset import SKIP_WEIGHT, track_vector
+from recommender.dataset import SKIP_WEIGHT, history_of, track_vector
 from recommender.services import TASTE_KIND, TasteBundle, load_bundle
 
 __all__ = ["ArtifactUnavailable", "Recommendation", "recommend_for"]
@@ -53,7 +53,7 @@ def recommend_for(
     served: LoadedArtifact[TasteBundle] = load_active(TASTE_KIND, load_bundle)
     bundle = served.model
     profile = Profile.objects.filter(user=user).first()
-    vector = _user_vector(bundle, profile)
+    vector = _user_vector(bundle, user)
     avoided = set((profile.preferences if profile else {}).get("avoid_styles", []))
     heard = _heard_weights(user, bundle)
     allowed = recommendable_tracks(user, include_generated=include_generated)
@@ -73,10 +73,11 @@ def recommend_for(
     return served.artifact.version, results
 
 
-def _user_vector(bundle: TasteBundle, profile: Profile | None) -> np.ndarray:
-    if profile is not None and profile.taste_vector:
-        return np.asarray(profile.taste_vector, dtype=np.float32)
-    return np.asarray(bundle.taste.prior_vector, dtype=np.float32)
+def _user_vector(bundle: TasteBundle, user: AbstractBaseUser) -> np.ndarray:
+    """The person's taste from their current history, by the active model, not refitted:
+    listens and feedback since the last fit count at once."""
+    history = history_of(user.pk, bundle.track_ids)
+    return np.asarray(bundle.taste.conditioning_vector(history), dtype=np.float32)
 
 
 def _heard_weights(user: AbstractBaseUser, bundle: TasteBundle) -> dict[int, float]:

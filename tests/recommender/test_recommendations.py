@@ -137,3 +137,13 @@ def test_bad_queries_are_400s(auth_client, query):
     response = auth_client.get(RECOMMENDATIONS, query)
     assert response.status_code == 400
     assert set(response.json()) <= {"limit", "diversity"}
+
+
+def test_listens_since_the_fit_count_without_refitting(listeners, catalog, make_user):
+    call_command("train_taste")
+    latecomer = make_user("latecomer")
+    listen(latecomer, catalog["madrigal"][5:8])
+    body = client_for(latecomer).get(RECOMMENDATIONS, {"limit": 4, "diversity": 0}).json()
+    styles = [item["track"]["style"] for item in body["results"]]
+    assert styles.count("madrigal") >= 3, styles
+    assert any("madrigal" in item["reason"] for item in body["results"])
