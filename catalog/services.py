@@ -278,3 +278,14 @@ def render_track_pianoroll(*, track: Track) -> Path:
         partial.write_bytes(image)
         partial.replace(path)
     return path
+
+
+def delete_tracks_of(*, owner: AbstractBaseUser) -> int:
+    """Delete an owner's uploads and generated tracks, and once the deletion commits, their
+    MIDI files and renders: deleting an account leaves none of its music on disk."""
+    tracks = list(Track.objects.filter(owner=owner))
+    paths = [Path(t.midi.path) for t in tracks if t.midi]
+    paths += [_render_path(t, suffix) for t in tracks for suffix in ("wav", "ogg", "png")]
+    Track.objects.filter(pk__in=[t.pk for t in tracks]).delete()
+    transaction.on_commit(lambda: [path.unlink(missing_ok=True) for path in paths])
+    return len(tracks)

@@ -19,6 +19,7 @@ from rest_framework.authtoken.models import Token
 
 from catalog.external import EXTERNAL_ORIGIN, TrackMetadata, resolve_tracks
 from catalog.models import Track
+from catalog.services import delete_tracks_of
 from profiles.listen_input import ListenInput, ListenProblems, Problem
 from profiles.models import (
     Feedback,
@@ -86,6 +87,7 @@ def store_taste(
 @transaction.atomic
 def delete_account(*, user: AbstractBaseUser) -> None:
     """Delete the person and, through cascades, every datum that belongs to them."""
+    delete_tracks_of(owner=user)
     user.delete()
 
 

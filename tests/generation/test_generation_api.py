@@ -145,3 +145,23 @@ def test_quotas_answer_429_with_a_message(tiny_world, make_user, settings):
 
 def test_healthz_reports_the_generator(tiny_world, client):
     assert client.get("/healthz").json()["models"]["generator"] == "ok"
+
+
+def test_deleting_an_account_deletes_its_generated_music_and_files(
+    tiny_world, make_user, django_capture_on_commit_callbacks
+):
+    from pathlib import Path
+
+    from catalog.models import Track
+
+    client = client_for(make_user("leaver"))
+    response = client.post(GENERATIONS, {"count": 1}, format="json")
+    run_pending_jobs()
+    track = Track.objects.get(generated__request_id=response.json()["id"])
+    midi_path = Path(track.midi.path)
+    assert midi_path.is_file()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.delete("/api/v1/me/").status_code == 204
+    assert not Track.objects.filter(pk=track.pk).exists()
+    assert not midi_path.exists()
+    assert not GenerationRequest.objects.filter(pk=response.json()["id"]).exists()
