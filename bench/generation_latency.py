@@ -49,6 +49,7 @@ def main() -> None:
     os.environ.update(
         VAR_DIR=str(workdir),
         DEBUG="0",
+        ALLOWED_HOSTS="testserver,127.0.0.1,localhost",
         SECRET_KEY=secrets.token_urlsafe(64),
         THROTTLE_USER_RATE="100000/min",
         GENERATION_MAX_CONCURRENT="1000",

@@ -37,6 +37,7 @@ def main() -> None:
     os.environ.update(
         VAR_DIR=tempfile.mkdtemp(prefix="bench-recommendations-"),
         DEBUG="0",
+        ALLOWED_HOSTS="testserver,127.0.0.1,localhost",
         SECRET_KEY=secrets.token_urlsafe(64),
         THROTTLE_USER_RATE="1000000/min",
     )
