@@ -13,6 +13,8 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from artifacts.services import ArtifactUnavailable
+
 logger = logging.getLogger(__name__)
 
 
@@ -29,6 +31,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
         exc = exceptions.ValidationError(detail)
+    elif isinstance(exc, ArtifactUnavailable):
+        # Any endpoint whose model is not trained yet, or unusable, says which and why.
+        exc = exceptions.APIException(f"Not available yet: {exc}")
+        exc.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     elif isinstance(exc, IntegrityError):
         logger.warning("integrity error answered as 409: %s", exc)
         exc = exceptions.APIException("The request conflicts with existing data.")

@@ -8,7 +8,6 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from artifacts.services import ArtifactUnavailable
 from catalog.selectors import visible_tracks
 from generation import selectors, services
 from generation.api.serializers import (
@@ -20,12 +19,6 @@ from generation.api.serializers import (
     PlaylistUpdateSerializer,
 )
 from generation.models import GenerationRequest, Playlist
-
-
-def _unavailable(exc: ArtifactUnavailable) -> Response:
-    return Response(
-        {"detail": f"Not available yet: {exc}"}, status=status.HTTP_503_SERVICE_UNAVAILABLE
-    )
 
 
 class GenerationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -80,10 +73,7 @@ class PlaylistViewSet(
     def create(self, request: Request) -> Response:
         serializer = PlaylistCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            playlist = services.create_playlist(user=request.user, **serializer.validated_data)
-        except ArtifactUnavailable as exc:
-            return _unavailable(exc)
+        playlist = services.create_playlist(user=request.user, **serializer.validated_data)
         playlist = self.get_queryset().get(pk=playlist.pk)
         code = (
             status.HTTP_202_ACCEPTED if playlist.status == "building" else status.HTTP_201_CREATED

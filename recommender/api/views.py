@@ -1,14 +1,14 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.api.serializers import TrackSerializer
 from recommender.api.serializers import RecommendationQuerySerializer
-from recommender.selectors import ArtifactUnavailable, recommend_for
+from recommender.selectors import recommend_for
 
 RecommendationsSerializer = inline_serializer(
     "Recommendations",
@@ -37,13 +37,7 @@ class RecommendationsView(APIView):
     def get(self, request: Request) -> Response:
         query = RecommendationQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        try:
-            version, results = recommend_for(request.user, **query.validated_data)
-        except ArtifactUnavailable as exc:
-            return Response(
-                {"detail": f"Recommendations are unavailable: {exc}"},
-                status=status.HTTP_503_SERVICE_UNAVAILABLE,
-            )
+        version, results = recommend_for(request.user, **query.validated_data)
         context = {"request": request}
         return Response(
             {
