@@ -10,11 +10,12 @@ import hashlib
 import logging
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pretty_midi
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.base import ContentFile
@@ -23,7 +24,8 @@ from django.db import transaction
 from artifacts.models import ModelArtifact
 from artifacts.services import ArtifactUnavailable, load_active, register_artifact
 from catalog.midi.classifier import StyleClassifier, TrainingConfig, train_style_classifier
-from catalog.midi.corpus import CorpusPiece
+from catalog.midi.corpus import CorpusPiece, evenly_spaced
+from catalog.midi.excerpts import EXCERPT_BEATS, training_excerpts
 from catalog.midi.features import MidiFeatures, extract_features
 from catalog.midi.rendering import AudioRenderer, render_pianoroll
 from catalog.midi.style_space import (
@@ -40,6 +42,10 @@ logger = logging.getLogger(__name__)
 
 STYLE_CLASSIFIER_KIND = "style_classifier"
 RENDER_DIRECTORY = "renders"
+# The classifier also learns from excerpts (see catalog.midi.excerpts): this many windows of
+# this many pieces per style, enough to cover every collection of a style.
+EXCERPTS_PER_PIECE = 3
+EXCERPT_PIECES_PER_STYLE = 150
 
 
 @dataclass(frozen=True)
@@ -175,29 +181,78 @@ def import_corpus_piece(*, piece: CorpusPiece) -> tuple[Track, bool]:
     return track, True
 
 
-def labelled_training_data() -> tuple[list[MidiFeatures], list[str], dict[str, int]]:
-    rows = (
+@dataclass
+class LabelledData:
+    """The classifier's training samples: whole pieces and excerpts, with their piece."""
+
+    features: list[MidiFeatures] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    pieces: list[str] = field(default_factory=list)
+    is_excerpt: list[bool] = field(default_factory=list)
+    collections: dict[str, int] = field(default_factory=dict)
+
+    def add(self, features: MidiFeatures, label: str, piece: str, excerpt: bool) -> None:
+        self.features.append(features)
+        self.labels.append(label)
+        self.pieces.append(piece)
+        self.is_excerpt.append(excerpt)
+
+
+def labelled_training_data(
+    *,
+    excerpts_per_piece: int = EXCERPTS_PER_PIECE,
+    excerpt_pieces_per_style: int = EXCERPT_PIECES_PER_STYLE,
+) -> LabelledData:
+    """Every labelled track's stored features, plus excerpts of some of them.
+
+    Excerpts need the MIDI parsed, so they come from ``excerpt_pieces_per_style`` pieces of
+    each style, spread over the style's tracks in ``source_id`` order.
+    """
+    data = LabelledData()
+    tracks = (
         Track.objects.filter(style_label__isnull=False)
         .exclude(features={})
-        .values_list("features", "style_label", "collection")
+        .only("pk", "source_id", "features", "style_label", "collection", "midi")
+        .order_by("source_id", "pk")
     )
-    features, labels, collections = [], [], {}
-    for stored, label, collection in rows.iterator(chunk_size=1000):
-        features.append(MidiFeatures.from_dict(stored))
-        labels.append(label)
-        collections[collection] = collections.get(collection, 0) + 1
-    return features, labels, collections
+    by_style: dict[str, list[Track]] = {}
+    for track in tracks.iterator(chunk_size=1000):
+        data.add(MidiFeatures.from_dict(track.features), track.style_label, str(track.pk), False)
+        data.collections[track.collection] = data.collections.get(track.collection, 0) + 1
+        by_style.setdefault(track.style_label, []).append(track)
+    for style, style_tracks in by_style.items():
+        for track in evenly_spaced(style_tracks, excerpt_pieces_per_style):
+            for window in _track_excerpts(track, excerpts_per_piece):
+                data.add(extract_features(window), style, str(track.pk), True)
+    return data
+
+
+def _track_excerpts(track: Track, count: int) -> list[pretty_midi.PrettyMIDI]:
+    if not track.midi:
+        return []
+    with track.midi.open("rb") as handle:
+        return training_excerpts(load_midi(handle.read()), count)
+
+
+def fit_style_classifier(config: TrainingConfig | None = None) -> StyleClassifier:
+    """A classifier fitted on every labelled track and excerpts (nothing is saved)."""
+    data = labelled_training_data()
+    return train_style_classifier(
+        data.features,
+        data.labels,
+        pieces=data.pieces,
+        is_excerpt=data.is_excerpt,
+        config=config or TrainingConfig(),
+        data_description=(
+            f"labelled catalog tracks, per collection: {data.collections}; "
+            f"{sum(data.is_excerpt)} excerpts of {EXCERPT_BEATS} beats"
+        ),
+    )
 
 
 def train_classifier(*, config: TrainingConfig | None = None) -> ModelArtifact:
-    """Train on every labelled track, register and activate the new version, restyle."""
-    features, labels, collections = labelled_training_data()
-    classifier = train_style_classifier(
-        features,
-        labels,
-        config=config or TrainingConfig(),
-        data_description=f"labelled catalog tracks, per collection: {collections}",
-    )
+    """Train on every labelled track (and excerpts), register and activate it, restyle."""
+    classifier = fit_style_classifier(config)
     with tempfile.TemporaryDirectory() as workdir:
         saved = classifier.save(Path(workdir) / "style_classifier.joblib")
         artifact = register_artifact(
@@ -210,6 +265,8 @@ def train_classifier(*, config: TrainingConfig | None = None) -> ModelArtifact:
                 "labels": classifier.metrics.labels,
                 "confusion_matrix": classifier.metrics.confusion_matrix,
                 "test_size": classifier.metrics.test_size,
+                "excerpt_accuracy": classifier.metrics.excerpt_accuracy,
+                "excerpt_test_size": classifier.metrics.excerpt_test_size,
             },
             hyperparameters=classifier.describe()["config"],
             data_summary=classifier.training_data,

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from artifacts.services import ArtifactUnavailable, LoadedArtifact, health, load_active
+from catalog.midi.corpus import evenly_spaced
 from catalog.models import Track
 from generation.ml.data import TrainingPiece
 from generation.ml.evaluation import NoveltyIndex, note_sequences
@@ -86,22 +87,33 @@ def _novelty_index(path: Path) -> NoveltyIndex:
 def training_pieces(
     *, styles: list[str] | None = None, limit_per_style: int | None = None
 ) -> list[TrainingPiece]:
-    """The catalog's labelled public tracks with MIDI, as the generator's training data."""
+    """The catalog's labelled public tracks with MIDI, as the generator's training data.
+
+    With ``limit_per_style``, each style's pieces are taken evenly spaced from its tracks in
+    ``source_id`` order, so that every collection of a style contributes and the choice does
+    not depend on the order in which the catalog was imported.
+    """
     tracks = Track.objects.filter(is_public=True, style_label__isnull=False).exclude(midi="")
     if styles:
         tracks = tracks.filter(style_label__in=styles)
-    pieces: list[TrainingPiece] = []
-    counts: dict[str, int] = {}
-    for track in tracks.order_by("pk").iterator():
-        if limit_per_style is not None and counts.get(track.style_label, 0) >= limit_per_style:
-            continue
-        counts[track.style_label] = counts.get(track.style_label, 0) + 1
-        pieces.append(
-            TrainingPiece(
-                piece_id=track.source_id or f"track-{track.pk}",
-                midi_path=Path(track.midi.path),
-                condition=np.asarray(track.style_vector, dtype=np.float32),
-                style=track.style_label,
-            )
+    by_style: dict[str, list[Track]] = {}
+    for track in tracks.order_by("source_id", "pk").iterator():
+        by_style.setdefault(track.style_label, []).append(track)
+    chosen = [
+        track
+        for style in sorted(by_style)
+        for track in (
+            by_style[style]
+            if limit_per_style is None
+            else evenly_spaced(by_style[style], limit_per_style)
         )
-    return pieces
+    ]
+    return [
+        TrainingPiece(
+            piece_id=track.source_id or f"track-{track.pk}",
+            midi_path=Path(track.midi.path),
+            condition=np.asarray(track.style_vector, dtype=np.float32),
+            style=track.style_label,
+        )
+        for track in chosen
+    ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import collections
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,9 @@ class ClassifierMetrics:
     confusion_matrix: list[list[int]]  # rows: true style, columns: predicted, order: labels
     train_size: int
     test_size: int
+    # Held-out excerpts (windows of held-out pieces), when the training data had them.
+    excerpt_accuracy: float | None = None
+    excerpt_test_size: int = 0
 
     def format_confusion_matrix(self) -> str:
         width = max(len(label) for label in self.labels) + 1
@@ -161,10 +164,18 @@ def train_style_classifier(
     features: Sequence[MidiFeatures],
     labels: Sequence[str],
     *,
+    pieces: Sequence[str] | None = None,
+    is_excerpt: Sequence[bool] | None = None,
     config: TrainingConfig = TrainingConfig(),
     data_description: str = "",
 ) -> StyleClassifier:
-    """Measure on a held-out stratified split, then refit on everything."""
+    """Measure on a held-out stratified split, then refit on everything.
+
+    ``pieces`` names the piece each sample comes from (default: every sample its own piece);
+    the split keeps a piece and its excerpts (``is_excerpt``) on one side, so held-out
+    accuracy is measured on music the model has not heard any part of. ``accuracy`` counts
+    whole pieces; ``excerpt_accuracy`` the held-out excerpts.
+    """
     counts = collections.Counter(labels)
     unknown = sorted(set(counts) - set(STYLES))
     if unknown:
@@ -177,15 +188,24 @@ def train_style_classifier(
         )
     matrix = _matrix(features)
     targets = np.asarray(labels)
-    train_x, test_x, train_y, test_y = train_test_split(
-        matrix,
-        targets,
-        test_size=config.test_size,
-        random_state=config.seed,
-        stratify=targets if min(counts.values()) * config.test_size >= 1 else None,
+    excerpt = np.zeros(len(targets), bool) if is_excerpt is None else np.asarray(is_excerpt)
+    held_out = _held_out_mask(targets, pieces, config)
+    evaluation_model = _pipeline(config, int((~held_out).sum())).fit(
+        matrix[~held_out], targets[~held_out]
     )
-    evaluation_model = _pipeline(config, len(train_y)).fit(train_x, train_y)
-    metrics = evaluate(evaluation_model, test_x, test_y, train_size=len(train_y))
+    metrics = evaluate(
+        evaluation_model,
+        matrix[held_out & ~excerpt],
+        targets[held_out & ~excerpt],
+        train_size=int((~held_out).sum()),
+    )
+    excerpt_test = held_out & excerpt
+    if excerpt_test.any():
+        predicted = evaluation_model.predict(matrix[excerpt_test])
+        accuracy = round(float(accuracy_score(targets[excerpt_test], predicted)), 4)
+        metrics = replace(
+            metrics, excerpt_accuracy=accuracy, excerpt_test_size=int(excerpt_test.sum())
+        )
     final_model = _pipeline(config, len(targets)).fit(matrix, targets)
     return StyleClassifier(
         pipeline=final_model,
@@ -194,11 +214,29 @@ def train_style_classifier(
         config=config,
         training_data={
             "samples": len(targets),
+            "excerpts": int(excerpt.sum()),
             "per_style": dict(sorted(counts.items())),
             "description": data_description,
         },
         version=datetime.now(UTC).strftime("style-%Y%m%dT%H%M%S%fZ"),
     )
+
+
+def _held_out_mask(
+    targets: np.ndarray, pieces: Sequence[str] | None, config: TrainingConfig
+) -> np.ndarray:
+    """Samples of a stratified random choice of ``config.test_size`` of the pieces."""
+    piece_ids = np.arange(len(targets)).astype(str) if pieces is None else np.asarray(pieces)
+    unique_pieces, first = np.unique(piece_ids, return_index=True)
+    piece_labels = targets[first]
+    piece_counts = collections.Counter(piece_labels.tolist())
+    _, test_pieces = train_test_split(
+        unique_pieces,
+        test_size=config.test_size,
+        random_state=config.seed,
+        stratify=piece_labels if min(piece_counts.values()) * config.test_size >= 1 else None,
+    )
+    return np.isin(piece_ids, test_pieces)
 
 
 def evaluate(

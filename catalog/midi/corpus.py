@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from music21 import converter, stream
@@ -28,6 +29,8 @@ from catalog.midi.features import MidiFeatures, extract_features
 from catalog.midi.scores import score_to_midi
 from catalog.midi.style_space import STYLES
 from catalog.midi.validation import load_midi
+
+T = TypeVar("T")
 
 SOURCE_PREFIX = "music21:"
 ABC_SUFFIX = ".abc"
@@ -249,7 +252,7 @@ def plan_corpus(
                 or (corpus_root() / item.path).stat().st_size <= max_mxl_bytes
             ]
         cap = limit.get(name) if isinstance(limit, Mapping) else limit
-        items.extend(collection_items if cap is None else _spread(collection_items, cap))
+        items.extend(collection_items if cap is None else evenly_spaced(collection_items, cap))
     return CorpusPlan(items=items, skipped=skipped)
 
 
@@ -275,9 +278,10 @@ def _collection_items(
     return items
 
 
-def _spread(items: list[CorpusItem], count: int) -> list[CorpusItem]:
+def evenly_spaced(items: Sequence[T], count: int) -> list[T]:
+    """``count`` of ``items`` spread evenly from first to last (all of them when fewer)."""
     if count >= len(items):
-        return items
+        return list(items)
     if count <= 0:
         return []
     positions = np.unique(np.linspace(0, len(items) - 1, count).round().astype(int))

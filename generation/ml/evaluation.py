@@ -308,11 +308,16 @@ def evaluate_models(
     samples_per_style: int = 32,
     temperature: float = 1.0,
     seed: int = 0,
+    training: SegmentDataset | None = None,
 ) -> dict[str, object]:
     """Every figure for every model (e.g. CVAE, ablation, LSTM) on the same data and seeds.
 
     ``conditions`` maps each style to evaluate to its condition (see :func:`style_conditions`);
     ``classify`` is the catalog's style classifier, or None to skip conditioning fidelity.
+    With ``training``, a ``reference`` entry treats real training segments as if they were
+    samples: their feature overlap with the held-out segments and the classifier's accuracy
+    on held-out segments written through the same MIDI path are the ceilings that sample
+    size and classifier set for any model.
     """
     real_by_style = {style: heldout.tokens[heldout.segment_styles == style] for style in conditions}
     report: dict[str, object] = {
@@ -330,28 +335,63 @@ def evaluate_models(
             style: sample_grids(model, condition, samples_per_style, seed, temperature).numpy()
             for style, condition in conditions.items()
         }
-        features = {
-            style: feature_comparison(list(generated[style]), list(real_by_style[style]))
-            for style in conditions
-        }
-        overlaps = [f["overlap"] for per_style in features.values() for f in per_style.values()]
         entry: dict[str, object] = {
             "kind": model.kind,
             "version": model.version,
             "conditional": model.use_condition,
             "latent": isinstance(model, ConditionalVAE),
             "reconstruction": reconstruction_metrics(model, heldout, seed=seed),
-            "features": features,
-            "mean_feature_overlap": _finite_mean(overlaps),
+            **_sample_figures(generated, real_by_style, conditions, classify, model.version, seed),
             "novelty": novelty_report(
                 [g for grids in generated.values() for g in grids], novelty_index
             ),
         }
-        if classify is not None:
-            midis = {
-                style: [grid_to_midi(g, conditions[style], model.version, seed) for g in grids]
-                for style, grids in generated.items()
-            }
-            entry["conditioning_fidelity"] = conditioning_fidelity(midis, classify)
         report["models"][name] = entry
+    if training is not None:
+        real_samples = {
+            style: training.tokens[training.segment_styles == style][:samples_per_style]
+            for style in conditions
+        }
+        reference = _sample_figures(real_samples, real_by_style, conditions, None, "real", seed)
+        if classify is not None:
+            reference["conditioning_fidelity"] = _fidelity(
+                real_by_style, conditions, classify, "real", seed
+            )
+        report["reference"] = reference
     return report
+
+
+def _sample_figures(
+    samples: Mapping[str, np.ndarray],
+    real_by_style: Mapping[str, np.ndarray],
+    conditions: Mapping[str, np.ndarray],
+    classify: Callable[[pretty_midi.PrettyMIDI], str] | None,
+    version: str,
+    seed: int,
+) -> dict[str, object]:
+    features = {
+        style: feature_comparison(list(samples[style]), list(real_by_style[style]))
+        for style in conditions
+    }
+    overlaps = [f["overlap"] for per_style in features.values() for f in per_style.values()]
+    figures: dict[str, object] = {
+        "features": features,
+        "mean_feature_overlap": _finite_mean(overlaps),
+    }
+    if classify is not None:
+        figures["conditioning_fidelity"] = _fidelity(samples, conditions, classify, version, seed)
+    return figures
+
+
+def _fidelity(
+    grids: Mapping[str, np.ndarray],
+    conditions: Mapping[str, np.ndarray],
+    classify: Callable[[pretty_midi.PrettyMIDI], str],
+    version: str,
+    seed: int,
+) -> dict[str, float]:
+    midis = {
+        style: [grid_to_midi(grid, conditions[style], version, seed) for grid in style_grids]
+        for style, style_grids in grids.items()
+    }
+    return conditioning_fidelity(midis, classify)

@@ -36,6 +36,8 @@ class TrainingConfig:
     epochs: int = 40
     batch_size: int = 64
     learning_rate: float = 1e-3
+    # Cosine decay over ``epochs`` to this fraction of ``learning_rate``; 1.0 keeps it constant.
+    final_learning_rate_ratio: float = 0.05
     grad_clip: float = 1.0
     kl_weight: float = 0.2
     kl_warmup_steps: int = 1500
@@ -61,6 +63,25 @@ def kl_weight_at(step: int, config: TrainingConfig) -> float:
     if config.kl_warmup_steps <= 0:
         return config.kl_weight
     return config.kl_weight * min(1.0, step / config.kl_warmup_steps)
+
+
+def learning_rate_at(step: int, total_steps: int, config: TrainingConfig) -> float:
+    """Cosine decay from ``learning_rate`` to ``learning_rate * final_learning_rate_ratio``.
+
+    Annealing the step size at the end of a fixed budget settles the weights into a minimum
+    that a constant rate keeps jumping around; it is a function of the step alone, so a
+    resumed run continues on the same curve.
+    """
+    progress = min(1.0, step / max(1, total_steps))
+    floor = config.learning_rate * config.final_learning_rate_ratio
+    return floor + (config.learning_rate - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def steps_per_epoch(dataset: SegmentDataset, config: TrainingConfig) -> int:
+    batches = math.ceil(len(dataset) / config.batch_size)
+    if config.max_steps_per_epoch is not None:
+        batches = min(batches, config.max_steps_per_epoch)
+    return batches
 
 
 def seed_everything(seed: int) -> None:
@@ -100,15 +121,16 @@ def train_epoch(
     model.train()
     rng = np.random.default_rng([config.seed, epoch])
     batches = iterate_batches(dataset, config.batch_size, rng, config.max_transpose)
-    total_batches = math.ceil(len(dataset) / config.batch_size)
-    if config.max_steps_per_epoch is not None:
-        total_batches = min(total_batches, config.max_steps_per_epoch)
+    total_batches = steps_per_epoch(dataset, config)
+    total_steps = total_batches * config.epochs
     sums = {"loss": 0.0, "reconstruction": 0.0, "kl": 0.0, "token_accuracy": 0.0}
     bar = tqdm(total=total_batches, desc=f"epoch {epoch}", disable=not progress, leave=False)
     seen = 0
     for tokens, conditions in batches:
         if seen == total_batches:
             break
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate_at(global_step, total_steps, config)
         breakdown = model.loss(
             torch.from_numpy(tokens),
             torch.from_numpy(conditions),

@@ -13,7 +13,7 @@ from typing import Any
 
 import joblib
 
-ARTIFACT_FORMAT = "musicsite.recommender.v1"
+ARTIFACT_FORMAT = "musicsite.recommender.v2"  # v2: the blend gained latent factors
 
 
 class ArtifactError(Exception):

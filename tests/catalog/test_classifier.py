@@ -8,7 +8,10 @@ from catalog.midi.classifier import (
     train_style_classifier,
 )
 from catalog.midi.corpus import CorpusPiece, load_pieces, plan_corpus
+from catalog.midi.excerpts import excerpts, reduced
+from catalog.midi.features import extract_features
 from catalog.midi.style_space import STYLE_DIM, STYLES
+from catalog.midi.validation import load_midi
 
 
 @pytest.fixture(scope="module")
@@ -69,3 +72,59 @@ def test_missing_or_corrupt_artifacts_raise_a_clear_error(tmp_path):
 def test_training_needs_two_styles_with_examples(labelled_pieces):
     with pytest.raises(ValueError, match="two styles"):
         train_style_classifier([piece.features for piece in labelled_pieces[:3]], ["chorale"] * 3)
+
+
+def test_excerpts_are_sixteen_bar_windows_of_the_piece(labelled_pieces):
+    chorale = next(piece for piece in labelled_pieces if piece.style == "chorale")
+    midi = load_midi(chorale.midi_bytes)
+    windows = excerpts(midi, count=2, beats=16)
+    assert len(windows) == 2
+    seconds_per_beat = 60.0 / midi.get_tempo_changes()[1][0]
+    for window in windows:
+        notes = [note for instrument in window.instruments for note in instrument.notes]
+        assert min(note.start for note in notes) >= 0.0
+        assert max(note.end for note in notes) <= 16 * seconds_per_beat + 1e-6
+        assert [i.program for i in window.instruments] == [i.program for i in midi.instruments]
+    first, last = (extract_features(window) for window in windows)
+    assert first.pitch_class_histogram != last.pitch_class_histogram  # different music
+    assert excerpts(midi, count=2, beats=10_000) == []  # shorter than one window
+
+
+def test_excerpts_are_held_out_with_their_piece_and_scored_apart(labelled_pieces):
+    features, labels, pieces, is_excerpt = [], [], [], []
+    for number, piece in enumerate(labelled_pieces):
+        windows = excerpts(load_midi(piece.midi_bytes), count=2, beats=16)
+        for sample, excerpt in [(piece.features, False)] + [
+            (extract_features(window), True) for window in windows
+        ]:
+            features.append(sample)
+            labels.append(piece.style)
+            pieces.append(str(number))
+            is_excerpt.append(excerpt)
+    classifier = train_style_classifier(
+        features,
+        labels,
+        pieces=pieces,
+        is_excerpt=is_excerpt,
+        config=TrainingConfig(test_size=0.3, max_iter=50),
+    )
+    metrics = classifier.metrics
+    assert metrics.test_size == 9  # whole held-out pieces only
+    held_out_pieces = metrics.test_size
+    assert metrics.excerpt_test_size > 0
+    # Every sample is on one side: a held-out piece's excerpts are all held out with it.
+    assert metrics.train_size == len(features) - held_out_pieces - metrics.excerpt_test_size
+    assert metrics.excerpt_accuracy >= 0.6  # chance is one in three
+    assert classifier.training_data["excerpts"] == sum(is_excerpt)
+
+
+def test_reduced_keeps_the_busiest_voices_in_their_order(labelled_pieces):
+    chorale = next(piece for piece in labelled_pieces if piece.style == "chorale")
+    midi = load_midi(chorale.midi_bytes)
+    counts = [len(instrument.notes) for instrument in midi.instruments]
+    two = reduced(midi, voices=2)
+    kept = sorted(counts, reverse=True)[:2]
+    assert sorted(len(instrument.notes) for instrument in two.instruments) == sorted(kept)
+    order = [counts.index(len(instrument.notes)) for instrument in two.instruments]
+    assert order == sorted(order)
+    assert two.get_tempo_changes()[1][0] == pytest.approx(midi.get_tempo_changes()[1][0])

@@ -127,3 +127,20 @@ def test_evaluate_models_side_by_side_is_json(small_dataset, training_grids):
         assert entry["conditioning_fidelity"]["fiddle"] == 0.0
         assert entry["novelty"]["copies"] == 0
     assert decoded["models"]["ablation"]["conditional"] is False
+
+
+def test_reference_entry_scores_real_segments_as_if_they_were_samples(small_dataset):
+    report = evaluate_models(
+        {},
+        heldout=small_dataset,
+        novelty_index=NoveltyIndex([]),
+        conditions=style_conditions(small_dataset),
+        classify=lambda midi: "chorale",
+        samples_per_style=4,
+        training=small_dataset,
+    )
+    reference = report["reference"]
+    # The same segments on both sides: every feature distribution overlaps itself fully.
+    assert reference["mean_feature_overlap"] == pytest.approx(1.0, abs=1e-6)
+    assert reference["conditioning_fidelity"]["chorale"] == 1.0
+    assert reference["conditioning_fidelity"]["fiddle"] == 0.0

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import pytest
 import torch
@@ -11,14 +12,23 @@ from generation.ml.training import (
     TrainingConfig,
     evaluate_loss,
     export_checkpoint,
+    learning_rate_at,
     load_model,
     read_checkpoint,
     train,
 )
 from tests.generation_ml.conftest import TINY_CVAE, TINY_LSTM
 
+# A constant rate: these runs are a few steps long, and resuming under a different epoch
+# count must not move the schedule.
 FAST = TrainingConfig(
-    epochs=1, batch_size=4, learning_rate=3e-3, kl_warmup_steps=10, max_transpose=0, seed=3
+    epochs=1,
+    batch_size=4,
+    learning_rate=3e-3,
+    final_learning_rate_ratio=1.0,
+    kl_warmup_steps=10,
+    max_transpose=0,
+    seed=3,
 )
 
 
@@ -100,3 +110,15 @@ def test_a_truncated_checkpoint_is_corrupt(small_dataset, tmp_path):
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     with pytest.raises(CheckpointError, match="corrupt"):
         load_model(path)
+
+
+def test_learning_rate_anneals_from_the_base_rate_to_the_floor_along_a_cosine():
+    config = TrainingConfig(learning_rate=1e-3, final_learning_rate_ratio=0.1)
+    rates = [learning_rate_at(step, 100, config) for step in range(0, 101, 10)]
+    assert rates[0] == pytest.approx(1e-3)
+    assert rates[5] == pytest.approx(0.55e-3)  # halfway: the mean of base and floor
+    assert rates[-1] == pytest.approx(1e-4)
+    assert all(later < earlier for earlier, later in itertools.pairwise(rates))
+    assert learning_rate_at(500, 100, config) == pytest.approx(1e-4)  # stays at the floor
+    constant = TrainingConfig(learning_rate=1e-3, final_learning_rate_ratio=1.0)
+    assert learning_rate_at(50, 100, constant) == pytest.approx(1e-3)

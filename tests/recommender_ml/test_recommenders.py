@@ -18,6 +18,8 @@ from recommender.ml.recommenders import (
     HybridBlendRecommender,
     HybridEASERecommender,
     PopularityRecommender,
+    fold_in,
+    implicit_als,
     weight_interactions,
 )
 
@@ -53,9 +55,33 @@ def test_project_model_and_als_beat_popularity_on_real_listens(lastfm_slice):
 
 def test_user_side_of_the_blend_helps_on_real_listens(lastfm_slice):
     train, valid, _ = shared_interactions(lastfm_slice)
-    item_only = _ndcg(HybridBlendRecommender(user_weight=0.0), train, valid, train)
-    blend = _ndcg(HybridBlendRecommender(user_weight=0.6), train, valid, train)
+    item_only = _ndcg(
+        HybridBlendRecommender(user_weight=0.0, factor_weight=0.0), train, valid, train
+    )
+    blend = _ndcg(HybridBlendRecommender(user_weight=0.6, factor_weight=0.0), train, valid, train)
     assert blend > item_only
+
+
+def test_latent_factors_help_the_blend_on_real_listens(lastfm_slice):
+    train, valid, _ = shared_interactions(lastfm_slice)
+    without = _ndcg(HybridBlendRecommender(factor_weight=0.0), train, valid, train)
+    with_factors = _ndcg(HybridBlendRecommender(factor_weight=0.3), train, valid, train)
+    assert with_factors > without
+
+
+def test_implicit_als_factors_reconstruct_observed_pairs_above_unobserved():
+    matrix = _toy_matrix()
+    users, items = implicit_als(matrix, factors=8, regularization=0.1, alpha=1.0, iterations=10)
+    predicted = users @ items.T
+    observed = matrix.toarray() > 0
+    assert predicted[observed].mean() > predicted[~observed].mean() + 0.3
+
+
+def test_fold_in_recovers_the_fitted_user_factors():
+    matrix = _toy_matrix()
+    users, items = implicit_als(matrix, factors=8, regularization=1.0, alpha=1.0, cg_steps=8)
+    folded = fold_in(matrix, items, regularization=1.0, alpha=1.0)
+    assert np.allclose(folded, users, atol=0.05)
 
 
 def _toy_matrix():
@@ -163,7 +189,7 @@ def test_user_side_follows_the_listening_of_similar_users():
     dense[:15, 3] = 1.0
     dense[20:40, [4, 5, 6, 7]] = 1.0  # another plays 4..7
     dense[40, [0, 1]] = 1.0  # a newcomer who, like the first crowd, plays 0 and 1
-    model = HybridBlendRecommender(l2=1.0, user_l2=1.0, user_weight=1.0).fit(
+    model = HybridBlendRecommender(l2=1.0, user_l2=1.0, user_weight=1.0, factor_weight=0.0).fit(
         sparse.csr_matrix(dense)
     )
     assert model.recommend(40, n=2).items.tolist() == [2, 3]
@@ -175,7 +201,9 @@ def test_fitted_user_does_not_explain_its_own_history():
     dense[1, [2, 3]] = 1.0
     dense[2, [0, 2]] = 1.0
     matrix = sparse.csr_matrix(dense)
-    model = HybridBlendRecommender(user_l2=0.1, user_weight=1.0, popularity_tiebreak=0.0)
+    model = HybridBlendRecommender(
+        user_l2=0.1, user_weight=1.0, factor_weight=0.0, popularity_tiebreak=0.0
+    )
     model.fit(matrix)
     as_fitted_user = model.recommend(0, n=4, exclude_seen=False)
     as_stranger = model.recommend(None, n=4, exclude_seen=False, user_items=matrix[0])

@@ -34,6 +34,12 @@ class Command(BaseCommand):
         parser.add_argument("--samples-per-style", type=int, default=32)
         parser.add_argument("--temperature", type=float, default=1.0)
         parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument(
+            "--limit-per-style",
+            type=int,
+            default=None,
+            help="the pieces per style the checkpoint was trained with (train_generator's)",
+        )
         parser.add_argument("--json", action="store_true", help="print one JSON object only")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -49,7 +55,8 @@ class Command(BaseCommand):
         if classifier is None:
             raise CommandError("train the style classifier first (train_style_classifier)")
         cache = Path(settings.MODEL_ROOT) / "generator-training" / "cache"
-        dataset = build_dataset(training_pieces(), cache_dir=cache)
+        pieces = training_pieces(limit_per_style=options["limit_per_style"])
+        dataset = build_dataset(pieces, cache_dir=cache)
         heldout = dataset.subset("test")
 
         def classify(midi: pretty_midi.PrettyMIDI) -> str:
@@ -64,5 +71,6 @@ class Command(BaseCommand):
             options["samples_per_style"],
             options["temperature"],
             options["seed"],
+            training=dataset.subset("train"),
         )
         self.stdout.write(json.dumps(report, indent=None if options["json"] else 2, default=str))
