@@ -401,3 +401,11 @@ def build_model(
 
 def parameter_count(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+# What ``train_generator --variant`` trains: the model and its baselines on the same data.
+VARIANTS: dict[str, tuple[str, dict[str, object]]] = {
+    "cvae": ("cvae", {}),
+    "cvae-unconditional": ("cvae", {"use_condition": False}),
+    "lstm": ("lstm", {}),
+}

@@ -84,6 +84,14 @@ def steps_per_epoch(dataset: SegmentDataset, config: TrainingConfig) -> int:
     return batches
 
 
+def _on_model_device(
+    model: TokenModel, tokens: np.ndarray, conditions: np.ndarray
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A batch as tensors where the model's weights are (CPU, or an accelerator if moved)."""
+    device = next(model.parameters()).device
+    return torch.from_numpy(tokens).to(device), torch.from_numpy(conditions).to(device)
+
+
 def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     np.random.seed(seed)
@@ -99,8 +107,7 @@ def evaluate_loss(
     with torch.no_grad():
         for tokens, conditions in iterate_batches(dataset, config.batch_size, rng):
             breakdown = model.loss(
-                torch.from_numpy(tokens),
-                torch.from_numpy(conditions),
+                *_on_model_device(model, tokens, conditions),
                 config.kl_weight,
                 config.free_bits,
             )
@@ -132,8 +139,7 @@ def train_epoch(
         for group in optimizer.param_groups:
             group["lr"] = learning_rate_at(global_step, total_steps, config)
         breakdown = model.loss(
-            torch.from_numpy(tokens),
-            torch.from_numpy(conditions),
+            *_on_model_device(model, tokens, conditions),
             kl_weight_at(global_step, config),
             config.free_bits,
         )

@@ -2,10 +2,13 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 
 import pytest
 import torch
 
+from generation.ml import train_from_cache
+from generation.ml.data import save_dataset
 from generation.ml.models import ConditionalVAE, LSTMBaseline, build_model
 from generation.ml.training import (
     CheckpointError,
@@ -122,3 +125,18 @@ def test_learning_rate_anneals_from_the_base_rate_to_the_floor_along_a_cosine():
     assert learning_rate_at(500, 100, config) == pytest.approx(1e-4)  # stays at the floor
     constant = TrainingConfig(learning_rate=1e-3, final_learning_rate_ratio=1.0)
     assert learning_rate_at(50, 100, constant) == pytest.approx(1e-3)
+
+
+def test_training_from_a_dataset_cache_exports_a_loadable_checkpoint(
+    small_dataset, tmp_path, capsys
+):
+    cache = tmp_path / "segments.npz"
+    save_dataset(small_dataset, cache)
+    out = tmp_path / "lstm.pt"
+    arguments = ["--cache", cache, "--variant", "lstm", "--epochs", 1, "--work", tmp_path]
+    train_from_cache.main([str(argument) for argument in [*arguments, "--out", out]])
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    model, metadata = load_model(out)
+    assert model.kind == "lstm" and summary["version"] == model.version
+    assert summary["epochs"] == 1 and summary["device"] == "cpu"
+    assert metadata["data_summary"]["train_segments"] == len(small_dataset.subset("train"))

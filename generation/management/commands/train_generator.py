@@ -17,14 +17,8 @@ from generation.generator import (
     training_pieces,
 )
 from generation.ml.data import build_dataset, dataset_statistics
-from generation.ml.models import build_model
+from generation.ml.models import VARIANTS, build_model
 from generation.ml.training import TrainingConfig, export_checkpoint, train
-
-VARIANTS = {
-    "cvae": ("cvae", {}),
-    "cvae-unconditional": ("cvae", {"use_condition": False}),
-    "lstm": ("lstm", {}),
-}
 
 
 class Command(BaseCommand):
