@@ -19,6 +19,8 @@ from generation.generator import (
 from generation.ml.data import build_dataset
 from generation.ml.evaluation import evaluate_models, style_conditions
 
+SILENT = "silent"
+
 
 class Command(BaseCommand):
     help = (
@@ -60,6 +62,8 @@ class Command(BaseCommand):
         heldout = dataset.subset("test")
 
         def classify(midi: pretty_midi.PrettyMIDI) -> str:
+            if not any(instrument.notes for instrument in midi.instruments):
+                return SILENT  # a silent sample is in no style
             return classifier.predict([extract_features(midi)])[0]
 
         report = evaluate_models(
