@@ -36,11 +36,11 @@ def _grid(**axes: Sequence[Any]) -> list[dict[str, Any]]:
 Stages = Sequence[Sequence[Mapping[str, Any]]]
 
 # The project's model is tuned one stage at a time (item side, user side, latent factors),
-# each stage starting from the best parameters so far: 33 fits instead of 1,944.
+# each stage starting from the best parameters so far: 48 fits instead of 5,832.
 PROJECT_STAGES: Stages = (
     _grid(weighting=["rank", "log"], l2=[50.0, 100.0, 200.0], popularity_l2=[0.3, 1.0, 3.0]),
     _grid(user_l2=[50.0, 100.0, 200.0, 400.0], user_weight=[0.4, 0.6, 0.8]),
-    _grid(factors=[32, 64], factor_weight=[0.15, 0.3, 0.45]),
+    _grid(factors=[32, 64], factor_weight=[0.15, 0.3, 0.45], factor_l2=[3.0, 10.0, 30.0]),
 )
 ALS_STAGES: Stages = (
     _grid(
