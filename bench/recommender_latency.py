@@ -39,8 +39,9 @@ def synthetic_listens(rng: np.random.Generator) -> sparse.csr_matrix:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--queries", type=int, default=1000)
-    parser.add_argument("--max-cf-items", type=int, default=10_000)
-    parser.add_argument("--max-cf-users", type=int, default=10_000)
+    # The served model's sizes (recommender.services.CF_ITEMS / CF_USERS).
+    parser.add_argument("--max-cf-items", type=int, default=5000)
+    parser.add_argument("--max-cf-users", type=int, default=5000)
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     listens = synthetic_listens(rng)
