@@ -1,8 +1,9 @@
 """Offline evaluation on HetRec lastfm-2k: per-user random 80/10/10 split, tuned models.
 
-"project" is :class:`recommender.ml.recommenders.HybridBlendRecommender` (item- plus
-user-based EASE), "als" is ``implicit``'s ALS; both are tuned on the validation split
-(grids in :mod:`recommender.ml.evaluation`). About 5 minutes with ``OMP_NUM_THREADS=1``.
+"project" is :class:`recommender.ml.recommenders.HybridBlendRecommender` (item-EASE,
+user-EASE and in-house implicit ALS), "als" is ``implicit``'s ALS; both are tuned on the
+validation split (grids in :mod:`recommender.ml.evaluation`). About 7 minutes with
+``OMP_NUM_THREADS=1``.
 
 Usage: OMP_NUM_THREADS=1 .venv/bin/python bench/recommender_eval.py [--data PATH] [--seed N]
 [--budget S]
