@@ -523,7 +523,8 @@ def implicit_als(
     ``p = 1`` on observed pairs (0 elsewhere) and confidence ``c = 1 + alpha · weight``.
     Each half-step runs a few conjugate-gradient steps from the previous solution (Takács,
     Pilászy & Tikk, 2011), for all users (or items) at once with sparse products, so a
-    million listens fit in seconds without a per-user loop.
+    million listens fit in seconds without a per-user loop. Users and items without any
+    observation get zero factors.
     """
     weighted = sparse.csr_matrix(weighted, dtype=np.float32)
     rng = np.random.default_rng(seed)
@@ -537,6 +538,10 @@ def implicit_als(
         item_factors = _conjugate_gradient(
             transposed, user_factors, item_factors, regularization, alpha, cg_steps
         )
+    # Without observations the regularized optimum is exactly zero; a few CG steps from the
+    # random start only approach it, and the leftover noise would rank unheard items.
+    user_factors[np.diff(weighted.indptr) == 0] = 0.0
+    item_factors[np.diff(transposed.indptr) == 0] = 0.0
     return user_factors, item_factors
 
 

@@ -241,3 +241,12 @@ def test_staged_tuning_starts_each_stage_from_the_best_so_far():
     assert [trial["params"]["l2"] for trial in result.trials[2:]] == [stage_one_best["l2"]] * 2
     assert result.best_ndcg == max(trial["ndcg@10"] for trial in result.trials)
     assert len(result.trials) == 4
+
+
+def test_items_and_users_without_listens_get_zero_factors():
+    matrix = _toy_matrix()  # item 39 has no listens
+    _, items = implicit_als(matrix, factors=8, regularization=1.0, alpha=1.0)
+    assert not items[39].any()
+    assert items[:39].any(axis=1).all()
+    folded = fold_in(sparse.csr_matrix(([1.0], ([0], [39])), shape=(1, 40)), items, 1.0, 1.0)
+    assert not folded.any()  # a history of unheard items says nothing about taste
