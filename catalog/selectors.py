@@ -21,6 +21,17 @@ class StyleSummary:
     track_count: int
 
 
+def labelled_tracks_by_style(tracks: QuerySet[Track]) -> dict[str, list[Track]]:
+    """The labelled ones of ``tracks`` per style (styles sorted), each style's in ``source_id``
+    order: a stable order that does not depend on when the catalog was imported, so an evenly
+    spaced choice from it reaches every collection of the style."""
+    by_style: dict[str, list[Track]] = {}
+    ordered = tracks.filter(style_label__isnull=False).order_by("style_label", "source_id", "pk")
+    for track in ordered.iterator(chunk_size=1000):
+        by_style.setdefault(track.style_label, []).append(track)
+    return by_style
+
+
 def visible_tracks(user: AbstractBaseUser) -> QuerySet[Track]:
     tracks = Track.objects.exclude(origin=Origin.EXTERNAL)
     if user.is_staff:

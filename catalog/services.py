@@ -37,6 +37,7 @@ from catalog.midi.style_space import (
 )
 from catalog.midi.validation import load_midi
 from catalog.models import Origin, Track
+from catalog.selectors import labelled_tracks_by_style
 
 logger = logging.getLogger(__name__)
 
@@ -209,18 +210,15 @@ def labelled_training_data(
     each style, spread over the style's tracks in ``source_id`` order.
     """
     data = LabelledData()
-    tracks = (
-        Track.objects.filter(style_label__isnull=False)
-        .exclude(features={})
-        .only("pk", "source_id", "features", "style_label", "collection", "midi")
-        .order_by("source_id", "pk")
+    by_style = labelled_tracks_by_style(
+        Track.objects.exclude(features={}).only(
+            "pk", "source_id", "features", "style_label", "collection", "midi"
+        )
     )
-    by_style: dict[str, list[Track]] = {}
-    for track in tracks.iterator(chunk_size=1000):
-        data.add(MidiFeatures.from_dict(track.features), track.style_label, str(track.pk), False)
-        data.collections[track.collection] = data.collections.get(track.collection, 0) + 1
-        by_style.setdefault(track.style_label, []).append(track)
     for style, style_tracks in by_style.items():
+        for track in style_tracks:
+            data.add(MidiFeatures.from_dict(track.features), style, str(track.pk), False)
+            data.collections[track.collection] = data.collections.get(track.collection, 0) + 1
         for track in evenly_spaced(style_tracks, excerpt_pieces_per_style):
             for window in _track_excerpts(track, excerpts_per_piece):
                 data.add(extract_features(window), style, str(track.pk), True)

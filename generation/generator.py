@@ -12,6 +12,7 @@ import torch
 from artifacts.services import ArtifactUnavailable, LoadedArtifact, health, load_active
 from catalog.midi.corpus import evenly_spaced
 from catalog.models import Track
+from catalog.selectors import labelled_tracks_by_style
 from generation.ml.data import TrainingPiece
 from generation.ml.evaluation import NoveltyIndex, note_sequences
 from generation.ml.models import TokenModel
@@ -93,21 +94,13 @@ def training_pieces(
     ``source_id`` order, so that every collection of a style contributes and the choice does
     not depend on the order in which the catalog was imported.
     """
-    tracks = Track.objects.filter(is_public=True, style_label__isnull=False).exclude(midi="")
+    tracks = Track.objects.filter(is_public=True).exclude(midi="")
     if styles:
         tracks = tracks.filter(style_label__in=styles)
-    by_style: dict[str, list[Track]] = {}
-    for track in tracks.order_by("source_id", "pk").iterator():
-        by_style.setdefault(track.style_label, []).append(track)
-    chosen = [
-        track
-        for style in sorted(by_style)
-        for track in (
-            by_style[style]
-            if limit_per_style is None
-            else evenly_spaced(by_style[style], limit_per_style)
-        )
-    ]
+    chosen: list[Track] = []
+    for style_tracks in labelled_tracks_by_style(tracks).values():
+        cap = len(style_tracks) if limit_per_style is None else limit_per_style
+        chosen.extend(evenly_spaced(style_tracks, cap))
     return [
         TrainingPiece(
             piece_id=track.source_id or f"track-{track.pk}",
