@@ -8,17 +8,19 @@ from typing import Any
 
 import numpy as np
 import torch
+from django.conf import settings
 
 from artifacts.services import ArtifactUnavailable, LoadedArtifact, health, load_active
 from catalog.midi.corpus import evenly_spaced
 from catalog.models import Track
 from catalog.selectors import labelled_tracks_by_style
-from generation.ml.data import TrainingPiece
+from generation.ml.data import SegmentDataset, TrainingPiece, build_dataset
 from generation.ml.evaluation import NoveltyIndex, note_sequences
 from generation.ml.models import TokenModel
 from generation.ml.training import CheckpointError, load_model, read_checkpoint
 
 GENERATOR_KIND = "generator"
+NO_TRAINING_PIECES = "no labelled catalog tracks with MIDI: run import_corpus first"
 NOVELTY_KEY = "novelty_sequences"
 
 
@@ -110,3 +112,15 @@ def training_pieces(
         )
         for track in chosen
     ]
+
+
+def generator_work_dir() -> Path:
+    """Training runs and the segment cache (``cache/``) of the generator commands."""
+    return Path(settings.MODEL_ROOT) / "generator-training"
+
+
+def training_dataset(pieces: list[TrainingPiece]) -> SegmentDataset:
+    """The segments of ``pieces``, read from the cache when they were built before."""
+    if not pieces:
+        raise GeneratorUnavailable(NO_TRAINING_PIECES)
+    return build_dataset(pieces, cache_dir=generator_work_dir() / "cache")

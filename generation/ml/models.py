@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -37,6 +38,7 @@ from generation.ml.data import (
     VOCAB_SIZE,
     VOICES,
 )
+from generation.ml.latent_prior import LatentPrior
 
 
 @dataclass(frozen=True)
@@ -173,6 +175,8 @@ class ConditionalVAE(TokenModel):
             step_width + config.bar_embedding_dim + VECTOR_DIM, config.decoder_hidden
         )
         self.dropout = nn.Dropout(config.dropout)
+        # Fitted after training (generation.ml.latent_prior); None samples from N(0, I).
+        self.latent_prior: LatentPrior | None = None
 
     def encode(
         self, tokens: torch.Tensor, condition: torch.Tensor
@@ -184,6 +188,23 @@ class ConditionalVAE(TokenModel):
         _, final = self.encoder(self.dropout(beats))
         summary = torch.cat([final[0], final[1], condition], dim=-1)
         mu, log_var = self.to_posterior(summary).chunk(2, dim=-1)
+        return mu, log_var
+
+    @torch.no_grad()
+    def posterior(
+        self, tokens: np.ndarray, conditions: np.ndarray, batch_size: int = 256
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``mu, log_var`` of every segment (encoded without dropout), as CPU arrays."""
+        device = next(self.parameters()).device
+        was_training = self.training
+        self.eval()
+        parts = []
+        for start in range(0, len(tokens), batch_size):
+            batch = torch.from_numpy(tokens[start : start + batch_size]).long().to(device)
+            condition = torch.from_numpy(conditions[start : start + batch_size]).to(device)
+            parts.append([part.float().cpu().numpy() for part in self.encode(batch, condition)])
+        self.train(was_training)
+        mu, log_var = (np.concatenate(part) for part in zip(*parts, strict=True))
         return mu, log_var
 
     def bar_embeddings(self, z: torch.Tensor, condition: torch.Tensor, bars: int) -> torch.Tensor:
@@ -297,9 +318,15 @@ class ConditionalVAE(TokenModel):
         temperature: float = 1.0,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        z = torch.randn(
-            condition.shape[0], self.config.latent_dim, generator=generator, dtype=condition.dtype
-        )
+        if self.latent_prior is None:
+            z = torch.randn(
+                condition.shape[0],
+                self.config.latent_dim,
+                generator=generator,
+                dtype=condition.dtype,
+            )
+        else:
+            z = self.latent_prior.sample(condition, generator)
         return self.decode(z, condition, bars, temperature, generator)
 
 

@@ -8,8 +8,10 @@ schedule on another machine, e.g. one with an accelerator:
     python -m generation.ml.train_from_cache --cache segments-....npz --variant lstm \\
         --epochs 80 --device cuda --out lstm.pt
 
-The checkpoint it exports has no novelty index: attach one with ``manage.py
-train_generator``'s data (``generation.generator.attach_novelty_index``) before serving it.
+A CVAE's checkpoint gets its sampling prior (:mod:`generation.ml.latent_prior`) fitted on
+the cached training segments. The checkpoint it exports has no novelty index: attach one
+with ``manage.py train_generator``'s data (``generation.generator.attach_novelty_index``)
+before serving it.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ from pathlib import Path
 import torch
 
 from generation.ml.data import load_dataset
-from generation.ml.models import VARIANTS, build_model
-from generation.ml.training import TrainingConfig, export_checkpoint, train
+from generation.ml.models import VARIANTS, ConditionalVAE, build_model
+from generation.ml.training import TrainingConfig, attach_latent_prior, export_checkpoint, train
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -50,6 +52,8 @@ def main(argv: list[str] | None = None) -> None:
         args.work / f"{args.variant}.pt",
     )
     export_checkpoint(result.checkpoint_path, args.out)
+    if isinstance(result.model, ConditionalVAE):
+        attach_latent_prior(args.out, result.model, dataset.subset("train"))
     summary = {
         "variant": args.variant,
         "version": result.model.version,

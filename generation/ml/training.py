@@ -21,10 +21,12 @@ import torch
 from tqdm.auto import tqdm
 
 from generation.ml.data import SegmentDataset, dataset_statistics, iterate_batches
-from generation.ml.models import TokenModel, build_model, parameter_count
+from generation.ml.latent_prior import DEFAULT_COMPONENTS, LatentPrior, fit_latent_prior
+from generation.ml.models import ConditionalVAE, TokenModel, build_model, parameter_count
 
 CHECKPOINT_FORMAT = "generation.ml/checkpoint"
 CHECKPOINT_VERSION = 1
+LATENT_PRIOR_KEY = "latent_prior"
 
 
 class CheckpointError(Exception):
@@ -269,10 +271,16 @@ def _restore(model: TokenModel, optimizer: torch.optim.Optimizer, path: Path) ->
     }
 
 
-def model_version(kind: str, state_dict: dict[str, torch.Tensor]) -> str:
-    """``kind-<12 hex>``: a digest of the weights, so equal weights give equal versions."""
+def model_version(
+    kind: str, state_dict: dict[str, torch.Tensor], prior: LatentPrior | None = None
+) -> str:
+    """``kind-<12 hex>``: a digest of the weights (and of the sampling prior, which changes
+    what the model writes), so equal models give equal versions."""
+    tensors = dict(state_dict)
+    if prior is not None:
+        tensors.update({f"{LATENT_PRIOR_KEY}.{k}": v for k, v in prior.state().items()})
     hasher = hashlib.sha256()
-    for name, tensor in sorted(state_dict.items()):
+    for name, tensor in sorted(tensors.items()):
         hasher.update(name.encode())
         hasher.update(tensor.detach().cpu().numpy().tobytes())
     return f"{kind}-{hasher.hexdigest()[:12]}"
@@ -344,6 +352,8 @@ def load_model(path: Path) -> tuple[TokenModel, dict[str, object]]:
         model.load_state_dict(checkpoint["state_dict"])
     except (KeyError, TypeError, ValueError, RuntimeError) as error:
         raise CheckpointError(f"{path} does not match the model code: {error}") from error
+    if LATENT_PRIOR_KEY in checkpoint:
+        model.latent_prior = _stored_prior(checkpoint[LATENT_PRIOR_KEY], model, path)
     model.version = checkpoint["model_version"]
     model.eval()
     metadata = {k: v for k, v in checkpoint.items() if k not in ("state_dict", "resume")}
@@ -357,3 +367,50 @@ def export_checkpoint(source: Path, destination: Path) -> Path:
     _write_atomically(checkpoint, Path(destination))
     load_model(destination)  # refuse to ship something that does not load
     return Path(destination)
+
+
+def attach_latent_prior(
+    path: Path,
+    model: ConditionalVAE,
+    train_set: SegmentDataset,
+    components: int = DEFAULT_COMPONENTS,
+    seed: int = 0,
+) -> str:
+    """Fit the sampling prior of :mod:`generation.ml.latent_prior` to ``model``'s codes of
+    ``train_set`` (one mixture per style, one shared mixture for the unconditional
+    ablation), store it in the CVAE checkpoint at ``path`` and return the new model version.
+    """
+    checkpoint = read_checkpoint(path)
+    if checkpoint["model_kind"] != ConditionalVAE.kind or not isinstance(model, ConditionalVAE):
+        raise CheckpointError(f"{path} holds a {checkpoint['model_kind']!r} model, not a CVAE")
+    if model_version(model.kind, model.state_dict()) != model_version(
+        checkpoint["model_kind"], checkpoint["state_dict"]
+    ):
+        raise CheckpointError(f"{path} holds other weights than the model given")
+    mu, log_var = model.posterior(train_set.tokens, train_set.conditions)
+    styles = list(train_set.segment_styles) if model.use_condition else None
+    prior = fit_latent_prior(mu, log_var, styles, components, seed)
+    checkpoint[LATENT_PRIOR_KEY] = {
+        "state": prior.state(),
+        "fitted_on": {
+            "train_segments": len(train_set),
+            "per_style": model.use_condition,
+            "components": components,
+            "seed": seed,
+        },
+    }
+    version = model_version(checkpoint["model_kind"], checkpoint["state_dict"], prior)
+    checkpoint["model_version"] = version
+    _write_atomically(checkpoint, Path(path))
+    model.latent_prior, model.version = prior, version
+    return version
+
+
+def _stored_prior(stored: dict[str, object], model: TokenModel, path: Path) -> LatentPrior:
+    try:
+        prior = LatentPrior.from_state(stored["state"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"{path} has an unreadable latent prior: {error}") from error
+    if not isinstance(model, ConditionalVAE) or prior.latent_dim != model.config.latent_dim:
+        raise CheckpointError(f"{path} has a latent prior that does not fit its model")
+    return prior

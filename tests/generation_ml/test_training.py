@@ -4,15 +4,19 @@ import dataclasses
 import itertools
 import json
 
+import numpy as np
 import pytest
 import torch
 
+from catalog.midi.style_space import STYLES
 from generation.ml import train_from_cache
 from generation.ml.data import save_dataset
 from generation.ml.models import ConditionalVAE, LSTMBaseline, build_model
 from generation.ml.training import (
+    LATENT_PRIOR_KEY,
     CheckpointError,
     TrainingConfig,
+    attach_latent_prior,
     evaluate_loss,
     export_checkpoint,
     learning_rate_at,
@@ -140,3 +144,55 @@ def test_training_from_a_dataset_cache_exports_a_loadable_checkpoint(
     assert model.kind == "lstm" and summary["version"] == model.version
     assert summary["epochs"] == 1 and summary["device"] == "cpu"
     assert metadata["data_summary"]["train_segments"] == len(small_dataset.subset("train"))
+
+
+def test_a_cvae_checkpoint_carries_a_prior_fitted_to_its_training_codes(small_dataset, tmp_path):
+    result = _train(_tiny_cvae(), small_dataset, tmp_path / "run.pt")
+    shipped = export_checkpoint(tmp_path / "run.pt", tmp_path / "shipped.pt")
+    weights_only = result.model.version
+    version = attach_latent_prior(shipped, result.model, small_dataset, components=2)
+    assert version != weights_only and result.model.version == version
+    model, metadata = load_model(shipped)
+    assert model.version == version
+    assert metadata[LATENT_PRIOR_KEY]["fitted_on"]["train_segments"] == len(small_dataset)
+    torch.testing.assert_close(model.latent_prior.means, result.model.latent_prior.means)
+
+    styles, counts = np.unique(small_dataset.segment_styles.astype(str), return_counts=True)
+    fitted = {STYLES.index(style) for style, count in zip(styles, counts, strict=True) if count > 1}
+    assert fitted
+    prior = model.latent_prior
+    for row, (weights, means) in enumerate(zip(prior.weights, prior.means, strict=True)):
+        if row in fitted:  # a mixture over that style's codes
+            assert means[weights > 0].abs().sum() > 0
+        else:  # no (or a single) segment of that style: the standard normal
+            assert weights.tolist()[0] == 1.0 and not means.any()
+
+    conditions = torch.from_numpy(small_dataset.conditions[:4])
+    with_prior = model.sample(conditions, generator=torch.Generator().manual_seed(0))
+    model.latent_prior = None
+    standard = model.sample(conditions, generator=torch.Generator().manual_seed(0))
+    assert not torch.equal(with_prior, standard)
+
+
+def test_a_prior_is_refused_for_the_lstm_and_for_other_weights(small_dataset, tmp_path):
+    lstm_path = tmp_path / "lstm.pt"
+    lstm = _train(build_model("lstm", dataclasses.asdict(TINY_LSTM)), small_dataset, lstm_path)
+    with pytest.raises(CheckpointError, match="not a CVAE"):
+        attach_latent_prior(lstm_path, lstm.model, small_dataset)
+    cvae_path = tmp_path / "cvae.pt"
+    _train(_tiny_cvae(), small_dataset, cvae_path)
+    with pytest.raises(CheckpointError, match="other weights"):
+        attach_latent_prior(
+            cvae_path, build_model("cvae", dataclasses.asdict(TINY_CVAE)), small_dataset
+        )
+
+
+def test_a_stored_prior_that_does_not_fit_the_model_is_a_checkpoint_error(small_dataset, tmp_path):
+    result = _train(_tiny_cvae(), small_dataset, tmp_path / "run.pt")
+    path = export_checkpoint(tmp_path / "run.pt", tmp_path / "shipped.pt")
+    attach_latent_prior(path, result.model, small_dataset, components=2)
+    checkpoint = read_checkpoint(path)
+    checkpoint[LATENT_PRIOR_KEY]["state"]["means"] = torch.zeros(7, 2, TINY_CVAE.latent_dim + 1)
+    torch.save(checkpoint, path)
+    with pytest.raises(CheckpointError, match="latent prior"):
+        load_model(path)

@@ -5,7 +5,6 @@ from pathlib import Path
 from typing import Any
 
 import pretty_midi
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from catalog.midi.features import extract_features
@@ -14,9 +13,9 @@ from generation.generator import (
     GeneratorUnavailable,
     generator_from,
     load_generator,
+    training_dataset,
     training_pieces,
 )
-from generation.ml.data import build_dataset
 from generation.ml.evaluation import evaluate_models, style_conditions
 
 SILENT = "silent"
@@ -56,9 +55,10 @@ class Command(BaseCommand):
         classifier = active_style_classifier()
         if classifier is None:
             raise CommandError("train the style classifier first (train_style_classifier)")
-        cache = Path(settings.MODEL_ROOT) / "generator-training" / "cache"
-        pieces = training_pieces(limit_per_style=options["limit_per_style"])
-        dataset = build_dataset(pieces, cache_dir=cache)
+        try:
+            dataset = training_dataset(training_pieces(limit_per_style=options["limit_per_style"]))
+        except GeneratorUnavailable as exc:
+            raise CommandError(str(exc)) from exc
         heldout = dataset.subset("test")
 
         def classify(midi: pretty_midi.PrettyMIDI) -> str:

@@ -6,19 +6,27 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from artifacts.services import register_artifact
 from generation.generator import (
     GENERATOR_KIND,
+    GeneratorUnavailable,
     attach_novelty_index,
+    generator_work_dir,
     load_generator,
+    training_dataset,
     training_pieces,
 )
-from generation.ml.data import build_dataset, dataset_statistics
-from generation.ml.models import VARIANTS, build_model
-from generation.ml.training import TrainingConfig, export_checkpoint, train
+from generation.ml.data import dataset_statistics
+from generation.ml.latent_prior import DEFAULT_COMPONENTS
+from generation.ml.models import VARIANTS, ConditionalVAE, build_model
+from generation.ml.training import (
+    TrainingConfig,
+    attach_latent_prior,
+    export_checkpoint,
+    train,
+)
 
 
 class Command(BaseCommand):
@@ -39,6 +47,12 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--config", default="{}", help="JSON model config overrides")
+        parser.add_argument(
+            "--prior-components",
+            type=int,
+            default=DEFAULT_COMPONENTS,
+            help="Gaussians per style in the CVAE's sampling prior (generation.ml.latent_prior)",
+        )
         parser.add_argument("--activate", action="store_true", help="register and serve it")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -46,10 +60,11 @@ class Command(BaseCommand):
             torch.set_num_threads(options["threads"])
         styles = [s for s in options["styles"].split(",") if s]
         pieces = training_pieces(styles=styles or None, limit_per_style=options["limit_per_style"])
-        if not pieces:
-            raise CommandError("no labelled catalog tracks with MIDI: run import_corpus first")
-        work = Path(settings.MODEL_ROOT) / "generator-training"
-        dataset = build_dataset(pieces, cache_dir=work / "cache")
+        try:
+            dataset = training_dataset(pieces)
+        except GeneratorUnavailable as exc:
+            raise CommandError(str(exc)) from exc
+        work = generator_work_dir()
         self.stdout.write(json.dumps(dataset_statistics(dataset), indent=1))
         train_set, valid_set = dataset.subset("train"), dataset.subset("valid")
         if not len(train_set):
@@ -69,6 +84,8 @@ class Command(BaseCommand):
         out = options["out"] or work / f"{options['variant']}-{result.model.version}.pt"
         export_checkpoint(result.checkpoint_path, out)
         attach_novelty_index(out, list(train_set.tokens))
+        if isinstance(result.model, ConditionalVAE):
+            attach_latent_prior(out, result.model, train_set, options["prior_components"])
         self.stdout.write(
             f"{options['variant']} {result.model.version}: stopped by {result.stopped_because} "
             f"after {len(result.history)} epochs, {wall_time:.0f}s; best {result.best_metrics}; "
@@ -80,7 +97,11 @@ class Command(BaseCommand):
                 source=out,
                 loader=load_generator,
                 metrics={**result.best_metrics, "wall_time_s": round(wall_time, 1)},
-                hyperparameters={"model": config, "training": training.__dict__},
+                hyperparameters={
+                    "model": config,
+                    "training": training.__dict__,
+                    "prior_components": options["prior_components"],
+                },
                 data_summary={"pieces": len(pieces), "segments": len(dataset)},
                 version=result.model.version,
             )

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from generation.generator import GeneratorUnavailable, training_dataset, training_pieces
+from generation.ml.latent_prior import DEFAULT_COMPONENTS
+from generation.ml.models import ConditionalVAE
+from generation.ml.training import CheckpointError, attach_latent_prior, load_model
+
+
+class Command(BaseCommand):
+    help = (
+        "Fit a trained CVAE checkpoint's sampling prior (a Gaussian mixture per style over "
+        "the codes of its training segments; generation.ml.latent_prior) and store it in the "
+        "checkpoint, which gets a new model version. train_generator does this itself; this "
+        "command refits it, e.g. with another number of components."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("checkpoint", type=Path)
+        parser.add_argument(
+            "--limit-per-style",
+            type=int,
+            default=None,
+            help="the pieces per style the checkpoint was trained with (train_generator's)",
+        )
+        parser.add_argument("--components", type=int, default=DEFAULT_COMPONENTS)
+        parser.add_argument("--seed", type=int, default=0)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["components"] < 1:
+            raise CommandError("--components must be at least 1")
+        try:
+            model, metadata = load_model(options["checkpoint"])
+            dataset = training_dataset(training_pieces(limit_per_style=options["limit_per_style"]))
+        except (CheckpointError, GeneratorUnavailable) as exc:
+            raise CommandError(str(exc)) from exc
+        if not isinstance(model, ConditionalVAE):
+            raise CommandError(f"{options['checkpoint']} holds a {model.kind!r} model, not a CVAE")
+        train_set = dataset.subset("train")
+        expected = metadata["data_summary"].get("train_segments")
+        if expected is not None and expected != len(train_set):
+            raise CommandError(
+                f"the checkpoint was trained on {expected} segments, the catalog gives "
+                f"{len(train_set)}: pass the --limit-per-style it was trained with"
+            )
+        previous = model.version
+        version = attach_latent_prior(
+            options["checkpoint"], model, train_set, options["components"], options["seed"]
+        )
+        scope = "per style" if model.use_condition else "shared by all styles"
+        self.stdout.write(
+            f"fitted a {options['components']}-component prior {scope} on {len(train_set)} "
+            f"segments: {previous} -> {version} in {options['checkpoint']}"
+        )
