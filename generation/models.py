@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from generation.ml.sampling import DEFAULT_TEMPERATURE
+
 
 class GenerationRequest(models.Model):
     """What a person asked the generator for; its progress lives in the linked job."""
@@ -15,7 +17,7 @@ class GenerationRequest(models.Model):
     )
     count = models.PositiveSmallIntegerField()
     bars = models.PositiveSmallIntegerField(default=16)
-    temperature = models.FloatField(default=1.0)
+    temperature = models.FloatField(default=DEFAULT_TEMPERATURE)
     seed = models.BigIntegerField()
     style_mix = models.JSONField(null=True, blank=True)
     tempo_bpm = models.FloatField(null=True, blank=True)

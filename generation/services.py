@@ -35,7 +35,7 @@ from generation.flow import FlowItem, order_for_flow
 from generation.generator import Generator, active_generator
 from generation.ml.data import midi_to_grid
 from generation.ml.evaluation import NOVELTY_THRESHOLD
-from generation.ml.sampling import generate, vary
+from generation.ml.sampling import DEFAULT_TEMPERATURE, generate, vary
 from generation.models import (
     GeneratedTrack,
     GenerationRequest,
@@ -84,7 +84,7 @@ def request_generation(
     user: AbstractBaseUser,
     count: int,
     bars: int = 16,
-    temperature: float = 1.0,
+    temperature: float = DEFAULT_TEMPERATURE,
     seed: int | None = None,
     style_mix: dict[str, float] | None = None,
     tempo_bpm: float | None = None,

@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from catalog.api.serializers import TrackSerializer
 from catalog.midi.style_space import STYLES
+from generation.ml.sampling import DEFAULT_TEMPERATURE
 from generation.models import GenerationRequest, Playlist, PlaylistItem, PlaylistStatus
 from generation.selectors import playlist_status
 
@@ -14,7 +15,7 @@ from generation.selectors import playlist_status
 class GenerationCreateSerializer(serializers.Serializer):
     count = serializers.IntegerField(min_value=1, max_value=8)
     bars = serializers.IntegerField(min_value=4, max_value=64, default=16)
-    temperature = serializers.FloatField(min_value=0.1, max_value=2.0, default=1.0)
+    temperature = serializers.FloatField(min_value=0.1, max_value=2.0, default=DEFAULT_TEMPERATURE)
     seed = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False)
     style_mix = serializers.DictField(
         child=serializers.FloatField(min_value=0.0, max_value=1000.0),

@@ -17,6 +17,7 @@ from generation.generator import (
     training_pieces,
 )
 from generation.ml.evaluation import evaluate_models, style_conditions
+from generation.ml.sampling import DEFAULT_TEMPERATURE
 
 SILENT = "silent"
 
@@ -33,7 +34,7 @@ class Command(BaseCommand):
         parser.add_argument("--ablation", type=Path, default=None, help="unconditional CVAE")
         parser.add_argument("--baseline", type=Path, default=None, help="LSTM baseline")
         parser.add_argument("--samples-per-style", type=int, default=32)
-        parser.add_argument("--temperature", type=float, default=1.0)
+        parser.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE)
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument(
             "--limit-per-style",

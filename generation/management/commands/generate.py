@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from catalog.midi.style_space import STYLES, split_vector
 from generation.conditions import build_condition
 from generation.generator import GeneratorUnavailable, generator_from
-from generation.ml.sampling import generate
+from generation.ml.sampling import DEFAULT_TEMPERATURE, generate
 from generation.selectors import style_prototypes
 
 
@@ -21,7 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--style-mix", default=None, help='JSON, e.g. {"fiddle": 2, "folk": 1}')
         parser.add_argument("--count", type=int, default=4)
         parser.add_argument("--bars", type=int, default=16)
-        parser.add_argument("--temperature", type=float, default=1.0)
+        parser.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE)
         parser.add_argument("--tempo-bpm", type=float, default=None)
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--out", type=Path, required=True)

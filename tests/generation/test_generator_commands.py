@@ -1,0 +1,50 @@
+"""The generator's sampling prior through the management commands that write it."""
+
+from __future__ import annotations
+
+import shutil
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from generation.ml.training import LATENT_PRIOR_KEY, load_model
+
+pytestmark = pytest.mark.django_db
+
+
+def _copy_of_active(tiny_world, tmp_path: Path) -> Path:
+    copy = tmp_path / "generator.pt"
+    shutil.copy(Path(settings.MODEL_ROOT) / tiny_world.path, copy)
+    return copy
+
+
+def test_train_generator_ships_a_prior_and_fit_generator_prior_refits_it(tiny_world, tmp_path):
+    path = _copy_of_active(tiny_world, tmp_path)
+    trained, metadata = load_model(path)
+    assert trained.latent_prior is not None and trained.version == tiny_world.version
+    assert metadata[LATENT_PRIOR_KEY]["fitted_on"]["per_style"] is True
+    out = StringIO()
+    call_command("fit_generator_prior", str(path), "--components", "2", stdout=out)
+    refitted, metadata = load_model(path)
+    assert refitted.version != tiny_world.version
+    assert f"{tiny_world.version} -> {refitted.version}" in out.getvalue()
+    assert metadata[LATENT_PRIOR_KEY]["fitted_on"]["components"] == 2
+    assert refitted.latent_prior.weights.shape[1] == 2
+
+
+def test_fit_generator_prior_refuses_what_it_cannot_fit_and_leaves_the_file_alone(
+    tiny_world, tmp_path
+):
+    with pytest.raises(CommandError, match="not found"):
+        call_command("fit_generator_prior", str(tmp_path / "absent.pt"))
+    path = _copy_of_active(tiny_world, tmp_path)
+    before = path.read_bytes()
+    with pytest.raises(CommandError, match="--limit-per-style"):
+        call_command("fit_generator_prior", str(path), "--limit-per-style", "1")
+    with pytest.raises(CommandError, match="at least 1"):
+        call_command("fit_generator_prior", str(path), "--components", "0")
+    assert path.read_bytes() == before
