@@ -35,6 +35,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=TrainingConfig.epochs)
     parser.add_argument("--time-limit", type=float, default=None, help="seconds")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--kl-weight", type=float, default=TrainingConfig.kl_weight)
+    parser.add_argument("--free-bits", type=float, default=TrainingConfig.free_bits)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--work", type=Path, default=Path("."), help="resumable checkpoints")
     parser.add_argument("--out", type=Path, required=True)
@@ -42,7 +44,13 @@ def main(argv: list[str] | None = None) -> None:
     dataset = load_dataset(args.cache)
     kind, config = VARIANTS[args.variant]
     model = build_model(kind, config, seed=args.seed).to(torch.device(args.device))
-    training = TrainingConfig(epochs=args.epochs, seed=args.seed, time_limit_s=args.time_limit)
+    training = TrainingConfig(
+        epochs=args.epochs,
+        seed=args.seed,
+        time_limit_s=args.time_limit,
+        kl_weight=args.kl_weight,
+        free_bits=args.free_bits,
+    )
     started = time.monotonic()
     result = train(
         model,

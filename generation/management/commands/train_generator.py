@@ -46,6 +46,8 @@ class Command(BaseCommand):
         parser.add_argument("--styles", default="", help="comma-separated; default all")
         parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
         parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--kl-weight", type=float, default=TrainingConfig.kl_weight)
+        parser.add_argument("--free-bits", type=float, default=TrainingConfig.free_bits)
         parser.add_argument("--config", default="{}", help="JSON model config overrides")
         parser.add_argument(
             "--prior-components",
@@ -77,6 +79,8 @@ class Command(BaseCommand):
             batch_size=options["batch_size"],
             seed=options["seed"],
             time_limit_s=options["time_limit"],
+            kl_weight=options["kl_weight"],
+            free_bits=options["free_bits"],
         )
         started = time.monotonic()
         result = train(model, train_set, valid_set, training, work / f"{options['variant']}.pt")
