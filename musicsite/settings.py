@@ -246,4 +246,4 @@ GENERATION_MAX_DAILY = int(os.environ.get("GENERATION_MAX_DAILY", "50"))
 # The novelty check re-samples a generated piece this many times at most before failing it.
 GENERATION_MAX_RESAMPLES = int(os.environ.get("GENERATION_MAX_RESAMPLES", "5"))
 # Candidates sampled per generated piece; the style classifier keeps the most in-style one.
-GENERATION_STYLE_CANDIDATES = int(os.environ.get("GENERATION_STYLE_CANDIDATES", "8"))
+GENERATION_STYLE_CANDIDATES = int(os.environ.get("GENERATION_STYLE_CANDIDATES", "4"))
