@@ -369,14 +369,38 @@ def transpose(
     return tokens, conditions
 
 
+def epoch_order(
+    dataset: SegmentDataset, rng: np.random.Generator, style_balance: float = 0.0
+) -> np.ndarray:
+    """The segment indices of one epoch, ``len(dataset)`` of them.
+
+    ``style_balance`` 0 is a plain shuffle (every segment once). Above 0, segments are drawn
+    with replacement with probability proportional to ``(segments of their style) **
+    -style_balance``: at 1 every style is drawn equally often, so that a style with few
+    long pieces is not drowned by one with many (the catalog gives Renaissance masses
+    seven times the segments of folk songs).
+    """
+    if not 0.0 <= style_balance <= 1.0:
+        raise ValueError(f"style_balance must be in [0, 1], got {style_balance}")
+    if style_balance == 0.0:
+        return rng.permutation(len(dataset))
+    _, style_index, counts = np.unique(
+        dataset.segment_styles.astype(str), return_inverse=True, return_counts=True
+    )
+    weights = counts[style_index].astype(float) ** -style_balance
+    return rng.choice(len(dataset), size=len(dataset), replace=True, p=weights / weights.sum())
+
+
 def iterate_batches(
     dataset: SegmentDataset,
     batch_size: int,
     rng: np.random.Generator,
     max_transpose: int = 0,
+    style_balance: float = 0.0,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Shuffled ``(tokens, conditions)`` batches, transposed when ``max_transpose`` > 0."""
-    order = rng.permutation(len(dataset))
+    """Shuffled ``(tokens, conditions)`` batches (see :func:`epoch_order`), transposed when
+    ``max_transpose`` > 0."""
+    order = epoch_order(dataset, rng, style_balance)
     for start in range(0, len(order), batch_size):
         chosen = order[start : start + batch_size]
         tokens, conditions = dataset.tokens[chosen], dataset.conditions[chosen]

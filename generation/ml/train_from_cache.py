@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--kl-weight", type=float, default=TrainingConfig.kl_weight)
     parser.add_argument("--free-bits", type=float, default=TrainingConfig.free_bits)
+    parser.add_argument("--style-balance", type=float, default=TrainingConfig.style_balance)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--work", type=Path, default=Path("."), help="resumable checkpoints")
     parser.add_argument("--out", type=Path, required=True)
@@ -50,6 +51,7 @@ def main(argv: list[str] | None = None) -> None:
         time_limit_s=args.time_limit,
         kl_weight=args.kl_weight,
         free_bits=args.free_bits,
+        style_balance=args.style_balance,
     )
     started = time.monotonic()
     result = train(

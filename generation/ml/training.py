@@ -46,6 +46,8 @@ class TrainingConfig:
     free_bits: float = 0.5  # nats per latent dimension: 48 nats for 96 dimensions
     patience: int = 5
     max_transpose: int = 5
+    # 0: every segment once per epoch; 1: every style equally often (data.epoch_order).
+    style_balance: float = 0.0
     seed: int = 0
     max_steps_per_epoch: int | None = None
     time_limit_s: float | None = None
@@ -129,7 +131,9 @@ def train_epoch(
 ) -> tuple[dict[str, float], int]:
     model.train()
     rng = np.random.default_rng([config.seed, epoch])
-    batches = iterate_batches(dataset, config.batch_size, rng, config.max_transpose)
+    batches = iterate_batches(
+        dataset, config.batch_size, rng, config.max_transpose, config.style_balance
+    )
     total_batches = steps_per_epoch(dataset, config)
     total_steps = total_batches * config.epochs
     sums = {"loss": 0.0, "reconstruction": 0.0, "kl": 0.0, "token_accuracy": 0.0}

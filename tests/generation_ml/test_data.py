@@ -3,6 +3,7 @@ from __future__ import annotations
 import mido
 import numpy as np
 import pretty_midi
+import pytest
 
 from generation.ml.data import (
     BARS_PER_SEGMENT,
@@ -16,6 +17,7 @@ from generation.ml.data import (
     DataConfig,
     build_dataset,
     dataset_statistics,
+    epoch_order,
     extract_voices,
     midi_to_grid,
     pitch_to_token,
@@ -132,3 +134,19 @@ def test_dataset_statistics_are_per_style(real_dataset):
     assert set(statistics) == {"chorale", "fiddle", "folk"}
     assert sum(sum(s["segments"].values()) for s in statistics.values()) == len(real_dataset)
     assert statistics["chorale"]["mean_voices"] > statistics["fiddle"]["mean_voices"]
+
+
+def test_an_epoch_is_a_shuffle_or_balanced_over_styles(real_dataset):
+    styles = real_dataset.segment_styles.astype(str)
+    _, counts = np.unique(styles, return_counts=True)
+    assert counts.max() > 1.5 * counts.min()  # the bundled pieces are unbalanced
+    shuffle = epoch_order(real_dataset, np.random.default_rng(0))
+    assert sorted(shuffle) == list(range(len(real_dataset)))
+    draws = np.concatenate(
+        [epoch_order(real_dataset, np.random.default_rng(seed), 1.0) for seed in range(40)]
+    )
+    assert len(draws) == 40 * len(real_dataset)
+    _, drawn = np.unique(styles[draws], return_counts=True)
+    np.testing.assert_allclose(drawn / drawn.sum(), 1 / len(counts), atol=0.03)
+    with pytest.raises(ValueError, match="style_balance"):
+        epoch_order(real_dataset, np.random.default_rng(0), 1.5)

@@ -48,6 +48,12 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--kl-weight", type=float, default=TrainingConfig.kl_weight)
         parser.add_argument("--free-bits", type=float, default=TrainingConfig.free_bits)
+        parser.add_argument(
+            "--style-balance",
+            type=float,
+            default=TrainingConfig.style_balance,
+            help="0: every segment once per epoch; 1: every style equally often",
+        )
         parser.add_argument("--config", default="{}", help="JSON model config overrides")
         parser.add_argument(
             "--prior-components",
@@ -58,6 +64,8 @@ class Command(BaseCommand):
         parser.add_argument("--activate", action="store_true", help="register and serve it")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if not 0.0 <= options["style_balance"] <= 1.0:
+            raise CommandError("--style-balance must be between 0 and 1")
         if options["threads"]:
             torch.set_num_threads(options["threads"])
         styles = [s for s in options["styles"].split(",") if s]
@@ -81,6 +89,7 @@ class Command(BaseCommand):
             time_limit_s=options["time_limit"],
             kl_weight=options["kl_weight"],
             free_bits=options["free_bits"],
+            style_balance=options["style_balance"],
         )
         started = time.monotonic()
         result = train(model, train_set, valid_set, training, work / f"{options['variant']}.pt")
