@@ -25,7 +25,13 @@ import torch
 
 from generation.ml.data import load_dataset
 from generation.ml.models import VARIANTS, ConditionalVAE, build_model
-from generation.ml.training import TrainingConfig, attach_latent_prior, export_checkpoint, train
+from generation.ml.training import (
+    CheckpointError,
+    TrainingConfig,
+    attach_latent_prior,
+    export_checkpoint,
+    train,
+)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -54,13 +60,16 @@ def main(argv: list[str] | None = None) -> None:
         style_balance=args.style_balance,
     )
     started = time.monotonic()
-    result = train(
-        model,
-        dataset.subset("train"),
-        dataset.subset("valid"),
-        training,
-        args.work / f"{args.variant}.pt",
-    )
+    try:
+        result = train(
+            model,
+            dataset.subset("train"),
+            dataset.subset("valid"),
+            training,
+            args.work / f"{args.variant}.pt",
+        )
+    except CheckpointError as error:
+        parser.error(str(error))
     export_checkpoint(result.checkpoint_path, args.out)
     if isinstance(result.model, ConditionalVAE):
         attach_latent_prior(args.out, result.model, dataset.subset("train"))

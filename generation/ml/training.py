@@ -202,7 +202,7 @@ def train(
         "stale": 0,
     }
     if checkpoint_path.exists():
-        state = _restore(model, optimizer, checkpoint_path)
+        state = _restore(model, optimizer, checkpoint_path, config)
     started = time.monotonic()
     stopped_because = "max epochs"
     summary = training_data_summary(train_set, valid_set)
@@ -255,13 +255,31 @@ def train(
     )
 
 
-def _restore(model: TokenModel, optimizer: torch.optim.Optimizer, path: Path) -> dict[str, object]:
+# A run may be resumed with more epochs or another time limit; anything else would mix two
+# different trainings in one checkpoint.
+_RESUMABLE_CHANGES = ("epochs", "time_limit_s")
+
+
+def _restore(
+    model: TokenModel, optimizer: torch.optim.Optimizer, path: Path, config: TrainingConfig
+) -> dict[str, object]:
     checkpoint = read_checkpoint(path)
     resume = checkpoint.get("resume")
     if resume is None:
         raise CheckpointError(f"{path} is an exported checkpoint without a resume section")
     if checkpoint["model_kind"] != model.kind or checkpoint["model_config"] != model.config_dict():
         raise CheckpointError(f"{path} was trained with another model kind or configuration")
+    stored, wanted = dict(checkpoint["training_config"]), asdict(config)
+    changed = sorted(
+        name
+        for name in set(stored) | set(wanted)
+        if name not in _RESUMABLE_CHANGES and stored.get(name) != wanted.get(name)
+    )
+    if changed:
+        raise CheckpointError(
+            f"{path} is an unfinished run with other training settings ({', '.join(changed)}): "
+            "resume it with its own settings or remove it to start afresh"
+        )
     model.load_state_dict(resume["model_state"])
     optimizer.load_state_dict(resume["optimizer"])
     torch.set_rng_state(resume["torch_rng"])

@@ -77,6 +77,15 @@ def test_an_interrupted_run_resumes_where_it_stopped(small_dataset, tmp_path):
     assert resumed.history[1]["train_loss"] == pytest.approx(straight.history[1]["train_loss"])
 
 
+def test_an_unfinished_run_is_not_resumed_under_other_training_settings(small_dataset, tmp_path):
+    path = tmp_path / "run.pt"
+    _train(_tiny_cvae(), small_dataset, path, FAST)
+    for changed in ({"kl_weight": 0.05}, {"style_balance": 1.0}):
+        other = dataclasses.replace(FAST, epochs=2, **changed)
+        with pytest.raises(CheckpointError, match=next(iter(changed))):
+            _train(_tiny_cvae(), small_dataset, path, other)
+
+
 def test_checkpoint_roundtrip_keeps_weights_and_metadata(small_dataset, tmp_path):
     result = _train(_tiny_cvae(), small_dataset, tmp_path / "run.pt")
     shipped = export_checkpoint(tmp_path / "run.pt", tmp_path / "shipped.pt")

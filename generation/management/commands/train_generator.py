@@ -22,6 +22,7 @@ from generation.ml.data import dataset_statistics
 from generation.ml.latent_prior import DEFAULT_COMPONENTS
 from generation.ml.models import VARIANTS, ConditionalVAE, build_model
 from generation.ml.training import (
+    CheckpointError,
     TrainingConfig,
     attach_latent_prior,
     export_checkpoint,
@@ -92,7 +93,10 @@ class Command(BaseCommand):
             style_balance=options["style_balance"],
         )
         started = time.monotonic()
-        result = train(model, train_set, valid_set, training, work / f"{options['variant']}.pt")
+        try:
+            result = train(model, train_set, valid_set, training, work / f"{options['variant']}.pt")
+        except CheckpointError as exc:
+            raise CommandError(str(exc)) from exc
         wall_time = time.monotonic() - started
         out = options["out"] or work / f"{options['variant']}-{result.model.version}.pt"
         export_checkpoint(result.checkpoint_path, out)
