@@ -10,14 +10,26 @@ import numpy as np
 import torch
 from django.conf import settings
 
-from artifacts.services import ArtifactUnavailable, LoadedArtifact, health, load_active
+from artifacts.models import ModelArtifact
+from artifacts.services import (
+    ArtifactUnavailable,
+    LoadedArtifact,
+    health,
+    load_active,
+    register_artifact,
+)
 from catalog.midi.corpus import evenly_spaced
 from catalog.models import Track
 from catalog.selectors import labelled_tracks_by_style
 from generation.ml.data import SegmentDataset, TrainingPiece, build_dataset
 from generation.ml.evaluation import NoveltyIndex, note_sequences
 from generation.ml.models import TokenModel
-from generation.ml.training import CheckpointError, load_model, read_checkpoint
+from generation.ml.training import (
+    LATENT_PRIOR_KEY,
+    CheckpointError,
+    load_model,
+    read_checkpoint,
+)
 
 GENERATOR_KIND = "generator"
 NO_TRAINING_PIECES = "no labelled catalog tracks with MIDI: run import_corpus first"
@@ -124,3 +136,34 @@ def training_dataset(pieces: list[TrainingPiece]) -> SegmentDataset:
     if not pieces:
         raise GeneratorUnavailable(NO_TRAINING_PIECES)
     return build_dataset(pieces, cache_dir=generator_work_dir() / "cache")
+
+
+def register_checkpoint(path: Path) -> ModelArtifact:
+    """Register and activate a generator checkpoint as the version it names, with the metrics,
+    hyperparameters and data summary it carries."""
+    metadata = read_checkpoint(path)
+    prior = metadata.get(LATENT_PRIOR_KEY)
+    return register_artifact(
+        kind=GENERATOR_KIND,
+        source=path,
+        loader=load_generator,
+        metrics=dict(metadata.get("metrics", {})),
+        hyperparameters={
+            "model": metadata.get("model_config", {}),
+            "training": metadata.get("training_config", {}),
+            "latent_prior": None if prior is None else dict(prior["fitted_on"]),
+        },
+        data_summary=dict(metadata.get("data_summary", {})),
+        version=str(metadata["model_version"]),
+    )
+
+
+def registered_artifact_at(path: Path) -> ModelArtifact | None:
+    """The registered generator whose stored file is ``path``, if any: such a file must not
+    change, since the registry checks its checksum before serving it."""
+    root = Path(settings.MODEL_ROOT).resolve()
+    resolved = Path(path).resolve()
+    if not resolved.is_relative_to(root):
+        return None
+    relative = str(resolved.relative_to(root))
+    return ModelArtifact.objects.filter(kind=GENERATOR_KIND, path=relative).first()

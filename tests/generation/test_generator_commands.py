@@ -11,6 +11,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from artifacts.models import ModelArtifact
+from artifacts.services import activate_artifact
+from generation.generator import load_generator
 from generation.ml.training import LATENT_PRIOR_KEY, load_model
 
 pytestmark = pytest.mark.django_db
@@ -28,12 +31,17 @@ def test_train_generator_ships_a_prior_and_fit_generator_prior_refits_it(tiny_wo
     assert trained.latent_prior is not None and trained.version == tiny_world.version
     assert metadata[LATENT_PRIOR_KEY]["fitted_on"]["per_style"] is True
     out = StringIO()
-    call_command("fit_generator_prior", str(path), "--components", "2", stdout=out)
+    call_command("fit_generator_prior", str(path), "--components", "2", "--activate", stdout=out)
     refitted, metadata = load_model(path)
     assert refitted.version != tiny_world.version
     assert f"{tiny_world.version} -> {refitted.version}" in out.getvalue()
     assert metadata[LATENT_PRIOR_KEY]["fitted_on"]["components"] == 2
     assert refitted.latent_prior.weights.shape[1] == 2
+    active = ModelArtifact.objects.get(kind="generator", is_active=True)
+    assert active.version == refitted.version
+    assert active.hyperparameters["latent_prior"]["components"] == 2
+    tiny_world.refresh_from_db()
+    activate_artifact(artifact=tiny_world, loader=load_generator)  # leave the module's world
 
 
 def test_fit_generator_prior_refuses_what_it_cannot_fit_and_leaves_the_file_alone(
@@ -48,3 +56,7 @@ def test_fit_generator_prior_refuses_what_it_cannot_fit_and_leaves_the_file_alon
     with pytest.raises(CommandError, match="at least 1"):
         call_command("fit_generator_prior", str(path), "--components", "0")
     assert path.read_bytes() == before
+    stored = Path(settings.MODEL_ROOT) / tiny_world.path
+    with pytest.raises(CommandError, match="must not change"):
+        call_command("fit_generator_prior", str(stored))
+    assert load_generator(stored).version == tiny_world.version

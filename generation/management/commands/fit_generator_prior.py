@@ -5,7 +5,13 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from generation.generator import GeneratorUnavailable, training_dataset, training_pieces
+from generation.generator import (
+    GeneratorUnavailable,
+    register_checkpoint,
+    registered_artifact_at,
+    training_dataset,
+    training_pieces,
+)
 from generation.ml.latent_prior import DEFAULT_COMPONENTS
 from generation.ml.models import ConditionalVAE
 from generation.ml.training import CheckpointError, attach_latent_prior, load_model
@@ -29,10 +35,19 @@ class Command(BaseCommand):
         )
         parser.add_argument("--components", type=int, default=DEFAULT_COMPONENTS)
         parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument(
+            "--activate", action="store_true", help="register the refitted checkpoint and serve it"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["components"] < 1:
             raise CommandError("--components must be at least 1")
+        registered = registered_artifact_at(options["checkpoint"])
+        if registered is not None:
+            raise CommandError(
+                f"{options['checkpoint']} is the stored file of generator {registered.version}, "
+                "which must not change: refit a copy and register it with --activate"
+            )
         try:
             model, metadata = load_model(options["checkpoint"])
             dataset = training_dataset(training_pieces(limit_per_style=options["limit_per_style"]))
@@ -56,3 +71,6 @@ class Command(BaseCommand):
             f"fitted a {options['components']}-component prior {scope} on {len(train_set)} "
             f"segments: {previous} -> {version} in {options['checkpoint']}"
         )
+        if options["activate"]:
+            artifact = register_checkpoint(options["checkpoint"])
+            self.stdout.write(f"activated generator {artifact.version}")

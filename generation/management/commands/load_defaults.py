@@ -12,8 +12,7 @@ from artifacts.services import register_artifact
 from catalog.midi.classifier import StyleClassifier
 from catalog.models import Track
 from catalog.services import STYLE_CLASSIFIER_KIND, restyle_unlabelled_tracks
-from generation.generator import GENERATOR_KIND, load_generator
-from generation.ml.training import read_checkpoint
+from generation.generator import GENERATOR_KIND, register_checkpoint
 from recommender.services import TASTE_KIND
 
 SHIPPED_GENERATOR = Path(settings.SHIPPED_MODEL_ROOT) / "generator" / "cvae-shipped.pt"
@@ -68,17 +67,5 @@ class Command(BaseCommand):
         if ModelArtifact.objects.filter(kind=GENERATOR_KIND, is_active=True).exists():
             self.stdout.write("generator: already active")
             return
-        metadata = read_checkpoint(checkpoint)
-        artifact = register_artifact(
-            kind=GENERATOR_KIND,
-            source=checkpoint,
-            loader=load_generator,
-            metrics=dict(metadata.get("metrics", {})),
-            hyperparameters={
-                "model": metadata.get("model_config", {}),
-                "training": metadata.get("training_config", {}),
-            },
-            data_summary=dict(metadata.get("data_summary", {})),
-            version=str(metadata["model_version"]),
-        )
+        artifact = register_checkpoint(checkpoint)
         self.stdout.write(f"generator: activated the shipped {artifact.version}")
