@@ -33,6 +33,7 @@ from generation.ml.training import (
 
 GENERATOR_KIND = "generator"
 NO_TRAINING_PIECES = "no labelled catalog tracks with MIDI: run import_corpus first"
+SHIPPED = "shipped"
 NOVELTY_KEY = "novelty_sequences"
 
 
@@ -138,9 +139,10 @@ def training_dataset(pieces: list[TrainingPiece]) -> SegmentDataset:
     return build_dataset(pieces, cache_dir=generator_work_dir() / "cache")
 
 
-def register_checkpoint(path: Path) -> ModelArtifact:
+def register_checkpoint(path: Path, source: str | None = None) -> ModelArtifact:
     """Register and activate a generator checkpoint as the version it names, with the metrics,
-    hyperparameters and data summary it carries."""
+    hyperparameters and data summary it carries; ``source`` (e.g. :data:`SHIPPED`) says
+    where it came from."""
     metadata = read_checkpoint(path)
     prior = metadata.get(LATENT_PRIOR_KEY)
     return register_artifact(
@@ -152,10 +154,16 @@ def register_checkpoint(path: Path) -> ModelArtifact:
             "model": metadata.get("model_config", {}),
             "training": metadata.get("training_config", {}),
             "latent_prior": None if prior is None else dict(prior["fitted_on"]),
+            "source": source,
         },
         data_summary=dict(metadata.get("data_summary", {})),
         version=str(metadata["model_version"]),
     )
+
+
+def is_shipped(artifact: ModelArtifact) -> bool:
+    """Whether ``artifact`` was registered from a checkpoint shipped in the repository."""
+    return artifact.hyperparameters.get("source") == SHIPPED
 
 
 def registered_artifact_at(path: Path) -> ModelArtifact | None:

@@ -13,7 +13,7 @@ from django.core.management.base import CommandError
 
 from artifacts.models import ModelArtifact
 from artifacts.services import activate_artifact
-from generation.generator import load_generator
+from generation.generator import SHIPPED, load_generator, register_checkpoint
 from generation.ml.training import LATENT_PRIOR_KEY, load_model
 
 pytestmark = pytest.mark.django_db
@@ -60,3 +60,37 @@ def test_fit_generator_prior_refuses_what_it_cannot_fit_and_leaves_the_file_alon
     with pytest.raises(CommandError, match="must not change"):
         call_command("fit_generator_prior", str(stored))
     assert load_generator(stored).version == tiny_world.version
+
+
+def _refitted_copy(tiny_world, tmp_path: Path, name: str, components: int) -> Path:
+    path = tmp_path / name
+    shutil.copy(Path(settings.MODEL_ROOT) / tiny_world.path, path)
+    call_command("fit_generator_prior", str(path), "--components", str(components))
+    return path
+
+
+def test_load_defaults_replaces_an_older_shipped_generator_but_never_a_local_one(
+    tiny_world, tmp_path
+):
+    older = _refitted_copy(tiny_world, tmp_path, "older.pt", 2)
+    newer = _refitted_copy(tiny_world, tmp_path, "newer.pt", 3)
+    out = StringIO()
+    call_command("load_defaults", "--generator", str(newer), stdout=out)
+    assert f"generator: {tiny_world.version} already active" in out.getvalue()
+    assert ModelArtifact.objects.get(kind="generator", is_active=True).version == tiny_world.version
+
+    shipped_before = register_checkpoint(older, source=SHIPPED)
+    out = StringIO()
+    call_command("load_defaults", "--generator", str(newer), stdout=out)
+    active = ModelArtifact.objects.get(kind="generator", is_active=True)
+    assert active.version == load_model(newer)[0].version != shipped_before.version
+    assert f"replacing {shipped_before.version}" in out.getvalue()
+    assert active.hyperparameters["source"] == SHIPPED
+    out = StringIO()
+    call_command("load_defaults", "--generator", str(newer), stdout=out)
+    assert f"generator: {active.version} already active" in out.getvalue()
+    tiny_world.refresh_from_db()
+    activate_artifact(artifact=tiny_world, loader=load_generator)
+    call_command("load_defaults", "--generator", str(older), "--replace-generator")
+    assert ModelArtifact.objects.get(kind="generator", is_active=True) == shipped_before
+    activate_artifact(artifact=tiny_world, loader=load_generator)  # leave the module's world
