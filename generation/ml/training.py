@@ -431,7 +431,7 @@ def attach_latent_prior(
 def _stored_prior(stored: dict[str, object], model: TokenModel, path: Path) -> LatentPrior:
     try:
         prior = LatentPrior.from_state(stored["state"])
-    except (KeyError, TypeError, ValueError) as error:
+    except (AttributeError, KeyError, TypeError, ValueError) as error:
         raise CheckpointError(f"{path} has an unreadable latent prior: {error}") from error
     if not isinstance(model, ConditionalVAE) or prior.latent_dim != model.config.latent_dim:
         raise CheckpointError(f"{path} has a latent prior that does not fit its model")

@@ -201,7 +201,8 @@ def test_a_stored_prior_that_does_not_fit_the_model_is_a_checkpoint_error(small_
     path = export_checkpoint(tmp_path / "run.pt", tmp_path / "shipped.pt")
     attach_latent_prior(path, result.model, small_dataset, components=2)
     checkpoint = read_checkpoint(path)
-    checkpoint[LATENT_PRIOR_KEY]["state"]["means"] = torch.zeros(7, 2, TINY_CVAE.latent_dim + 1)
-    torch.save(checkpoint, path)
-    with pytest.raises(CheckpointError, match="latent prior"):
-        load_model(path)
+    for broken in (torch.zeros(7, 2, TINY_CVAE.latent_dim + 1), [0.0, 1.0], None):
+        checkpoint[LATENT_PRIOR_KEY]["state"]["means"] = broken
+        torch.save(checkpoint, path)
+        with pytest.raises(CheckpointError, match="latent prior"):
+            load_model(path)
