@@ -139,17 +139,19 @@ def training_dataset(pieces: list[TrainingPiece]) -> SegmentDataset:
     return build_dataset(pieces, cache_dir=generator_work_dir() / "cache")
 
 
-def register_checkpoint(path: Path, source: str | None = None) -> ModelArtifact:
+def register_checkpoint(
+    path: Path, source: str | None = None, extra_metrics: dict[str, float] | None = None
+) -> ModelArtifact:
     """Register and activate a generator checkpoint as the version it names, with the metrics,
-    hyperparameters and data summary it carries; ``source`` (e.g. :data:`SHIPPED`) says
-    where it came from."""
+    hyperparameters and data summary it carries (plus ``extra_metrics``, e.g. wall time);
+    ``source`` (e.g. :data:`SHIPPED`) says where it came from."""
     metadata = read_checkpoint(path)
     prior = metadata.get(LATENT_PRIOR_KEY)
     return register_artifact(
         kind=GENERATOR_KIND,
         source=path,
         loader=load_generator,
-        metrics=dict(metadata.get("metrics", {})),
+        metrics={**metadata.get("metrics", {}), **(extra_metrics or {})},
         hyperparameters={
             "model": metadata.get("model_config", {}),
             "training": metadata.get("training_config", {}),

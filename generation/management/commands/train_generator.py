@@ -8,13 +8,11 @@ from typing import Any
 import torch
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from artifacts.services import register_artifact
 from generation.generator import (
-    GENERATOR_KIND,
     GeneratorUnavailable,
     attach_novelty_index,
     generator_work_dir,
-    load_generator,
+    register_checkpoint,
     training_dataset,
     training_pieces,
 )
@@ -109,17 +107,5 @@ class Command(BaseCommand):
             f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)"
         )
         if options["activate"]:
-            artifact = register_artifact(
-                kind=GENERATOR_KIND,
-                source=out,
-                loader=load_generator,
-                metrics={**result.best_metrics, "wall_time_s": round(wall_time, 1)},
-                hyperparameters={
-                    "model": config,
-                    "training": training.__dict__,
-                    "prior_components": options["prior_components"],
-                },
-                data_summary={"pieces": len(pieces), "segments": len(dataset)},
-                version=result.model.version,
-            )
+            artifact = register_checkpoint(out, extra_metrics={"wall_time_s": round(wall_time, 1)})
             self.stdout.write(f"activated generator {artifact.version}")
