@@ -22,7 +22,13 @@ from tqdm.auto import tqdm
 
 from generation.ml.data import SegmentDataset, dataset_statistics, iterate_batches
 from generation.ml.latent_prior import DEFAULT_COMPONENTS, LatentPrior, fit_latent_prior
-from generation.ml.models import ConditionalVAE, TokenModel, build_model, parameter_count
+from generation.ml.models import (
+    LEGACY_CONFIG_DEFAULTS,
+    ConditionalVAE,
+    TokenModel,
+    build_model,
+    parameter_count,
+)
 
 CHECKPOINT_FORMAT = "generation.ml/checkpoint"
 CHECKPOINT_VERSION = 1
@@ -370,7 +376,10 @@ def load_model(path: Path) -> tuple[TokenModel, dict[str, object]]:
     """The best weights of a checkpoint as a model in eval mode, and the checkpoint's metadata."""
     checkpoint = read_checkpoint(path)
     try:
-        model = build_model(checkpoint["model_kind"], checkpoint["model_config"])
+        kind = checkpoint["model_kind"]
+        model = build_model(
+            kind, {**LEGACY_CONFIG_DEFAULTS.get(kind, {}), **checkpoint["model_config"]}
+        )
         model.load_state_dict(checkpoint["state_dict"])
     except (KeyError, TypeError, ValueError, RuntimeError) as error:
         raise CheckpointError(f"{path} does not match the model code: {error}") from error
