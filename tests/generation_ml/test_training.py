@@ -208,18 +208,19 @@ def test_a_stored_prior_that_does_not_fit_the_model_is_a_checkpoint_error(small_
             load_model(path)
 
 
-def test_a_checkpoint_from_before_the_held_pitch_input_loads_as_it_was_trained(
+def test_a_checkpoint_from_before_the_held_note_inputs_loads_as_it_was_trained(
     small_dataset, tmp_path
 ):
-    legacy = dataclasses.replace(TINY_CVAE, held_pitch_input=False)
+    legacy = dataclasses.replace(TINY_CVAE, held_pitch_input=False, held_duration_input=False)
     result = _train(
         build_model("cvae", dataclasses.asdict(legacy)), small_dataset, tmp_path / "a.pt"
     )
     checkpoint = read_checkpoint(tmp_path / "a.pt")
-    del checkpoint["model_config"]["held_pitch_input"]  # as written before the field existed
+    for field in ("held_pitch_input", "held_duration_input"):  # as written before they existed
+        del checkpoint["model_config"][field]
     torch.save(checkpoint, tmp_path / "a.pt")
     model, _ = load_model(tmp_path / "a.pt")
-    assert model.config.held_pitch_input is False
+    assert (model.config.held_pitch_input, model.config.held_duration_input) == (False, False)
     conditions = torch.from_numpy(small_dataset.conditions[:2])
     z = torch.zeros(2, TINY_CVAE.latent_dim)
     assert torch.equal(model.decode(z, conditions, 2, 0), result.model.decode(z, conditions, 2, 0))
