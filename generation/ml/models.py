@@ -282,6 +282,30 @@ class ConditionalVAE(TokenModel):
                 parts.append(embedded.permute(0, 2, 1, 3).flatten(2))
         return torch.cat(parts, dim=-1)
 
+    def _step_gate_tables(self) -> list[torch.Tensor | None]:
+        """The decoder's input-gate contribution of every (voice, token) of each per-step
+        input table, ``(VOICES, vocabulary, 3 * hidden)`` each: the previous token, the held
+        pitch and the held steps (None for an input the config leaves out).
+
+        The per-step input is a concatenation of per-voice embeddings, so its projection is
+        a sum of per-voice rows of these tables: sampling looks rows up instead of embedding
+        and multiplying at every one of its 256 steps.
+        """
+        tables = [self.embedding, self.held_embedding, self.held_duration_embedding]
+        projected: list[torch.Tensor | None] = []
+        offset = 0
+        for table in tables:
+            if table is None:
+                projected.append(None)
+                continue
+            weights = table.weight.view(VOICES, -1, table.embedding_dim)
+            width = VOICES * table.embedding_dim
+            block = self.decoder.weight_ih[:, offset : offset + width]
+            block = block.view(-1, VOICES, table.embedding_dim)
+            projected.append(torch.einsum("vte,gve->vtg", weights, block))
+            offset += width
+        return projected
+
     def decode_logits(
         self, z: torch.Tensor, condition: torch.Tensor, tokens: torch.Tensor
     ) -> torch.Tensor:
@@ -322,9 +346,9 @@ class ConditionalVAE(TokenModel):
         previous = torch.full((z.shape[0], VOICES), REST, dtype=torch.long)
         held, held_steps = previous, torch.zeros_like(previous)
         written = []
-        step_width = self.decoder.weight_ih.shape[1] - self.config.bar_embedding_dim - VECTOR_DIM
-        step_weight = self.decoder.weight_ih[:, :step_width]
-        context_weight = self.decoder.weight_ih[:, step_width:]
+        gate_tables = self._step_gate_tables()
+        voices = torch.arange(VOICES)
+        context_weight = self.decoder.weight_ih[:, -(self.config.bar_embedding_dim + VECTOR_DIM) :]
         for bar in range(bars):
             noise = self.sampling_noise(STEPS_PER_BAR, z.shape[0], temperature, generator)
             bar_embedding = bar_embeddings[:, bar]
@@ -332,10 +356,10 @@ class ConditionalVAE(TokenModel):
             context_gates = F.linear(context, context_weight, self.decoder.bias_ih)
             state = torch.tanh(self.decoder_init(bar_embedding))
             for step in range(STEPS_PER_BAR):
-                step_input = self.decoder_step_inputs(
-                    previous[..., None], held[..., None], held_steps[..., None]
-                )
-                input_gates = F.linear(step_input[:, 0], step_weight) + context_gates
+                input_gates = context_gates
+                for table, values in zip(gate_tables, (previous, held, held_steps), strict=True):
+                    if table is not None:
+                        input_gates = input_gates + table[voices, values].sum(dim=1)
                 state = self.decoder_step(input_gates, state)
                 step_noise = None if noise is None else noise[step]
                 previous = self.pick(self.logits(state), previous, step_noise)

@@ -29,7 +29,9 @@ def test_held_steps_stop_counting_after_two_bars():
     assert held_steps[..., -1].item() == MAX_HELD_STEPS == 2 * STEPS_PER_BAR
 
 
-@pytest.mark.parametrize(("pitch", "duration"), [(True, True), (True, False), (False, False)])
+@pytest.mark.parametrize(
+    ("pitch", "duration"), [(True, True), (True, False), (False, True), (False, False)]
+)
 def test_greedy_decoding_writes_what_teacher_forcing_predicts(pitch, duration):
     """The sampling loop and the teacher-forced pass must feed the decoder the same inputs;
     otherwise the model samples from a different distribution than it was trained on."""
