@@ -49,36 +49,34 @@ def test_greedy_decoding_writes_what_teacher_forcing_predicts(pitch, duration):
     assert (written >= PITCH_OFFSET).any(), "an untrained decoder still writes notes"
 
 
-def test_the_held_pitch_changes_what_the_decoder_predicts():
+def _second_downbeat_logits(*token_grids: torch.Tensor) -> list[torch.Tensor]:
+    """What one untrained decoder predicts on the first step of bar 2 of each grid."""
     torch.manual_seed(4)
     model = ConditionalVAE(TINY_CVAE).eval()
     z = torch.randn(1, TINY_CVAE.latent_dim)
     condition = torch.rand(1, 12)
-    # Two bars of one held note each, C4 or E4: the second bar starts on a HOLD of either.
-    first = torch.full((1, VOICES, 2 * STEPS_PER_BAR), HOLD)
-    first[..., 0] = C4
-    second = first.clone()
-    second[..., 0] = E4
     with torch.no_grad():
-        downbeat = STEPS_PER_BAR
-        a = model.decode_logits(z, condition, first)[:, downbeat]
-        b = model.decode_logits(z, condition, second)[:, downbeat]
-    assert not torch.allclose(a, b), "the decoder restarts each bar but still knows the held note"
+        return [model.decode_logits(z, condition, grid)[:, STEPS_PER_BAR] for grid in token_grids]
+
+
+def _held_c4(begins_at: int) -> torch.Tensor:
+    """Two bars of rest, then a C4 from ``begins_at`` held to the end."""
+    grid = torch.full((1, VOICES, 2 * STEPS_PER_BAR), HOLD)
+    grid[..., :begins_at] = REST
+    grid[..., begins_at] = C4
+    return grid
+
+
+def test_the_held_pitch_changes_what_the_decoder_predicts():
+    # The second bar starts on a HOLD of C4 or of E4.
+    c4 = _held_c4(0)
+    e4 = c4.clone()
+    e4[..., 0] = E4
+    on_c4, on_e4 = _second_downbeat_logits(c4, e4)
+    assert not torch.allclose(on_c4, on_e4), "the decoder restarts each bar but knows the note"
 
 
 def test_how_long_a_note_has_sounded_changes_what_the_decoder_predicts():
-    torch.manual_seed(5)
-    model = ConditionalVAE(TINY_CVAE).eval()
-    z = torch.randn(1, TINY_CVAE.latent_dim)
-    condition = torch.rand(1, 12)
-    # A C4 held into the second bar, begun on the first bar's first or tenth step.
-    long_note = torch.full((1, VOICES, 2 * STEPS_PER_BAR), HOLD)
-    long_note[..., 0] = C4
-    short_note = long_note.clone()
-    short_note[..., :9] = REST
-    short_note[..., 9] = C4
-    with torch.no_grad():
-        downbeat = STEPS_PER_BAR
-        a = model.decode_logits(z, condition, long_note)[:, downbeat]
-        b = model.decode_logits(z, condition, short_note)[:, downbeat]
-    assert not torch.allclose(a, b)
+    # The same C4 held into the second bar, begun on the first bar's first or tenth step.
+    long_note, short_note = _second_downbeat_logits(_held_c4(0), _held_c4(9))
+    assert not torch.allclose(long_note, short_note)
