@@ -99,7 +99,7 @@ class TokenModel(nn.Module):
         self.use_condition = use_condition
         self.embedding = nn.Embedding(VOICES * VOCAB_SIZE, embedding_dim)
         self.heads = nn.Linear(hidden, VOICES * VOCAB_SIZE)
-        self.register_buffer("voice_offsets", torch.arange(VOICES) * VOCAB_SIZE, persistent=False)
+        self.register_buffer("voices", torch.arange(VOICES), persistent=False)
         transition_mask = torch.zeros(VOCAB_SIZE, VOCAB_SIZE)
         transition_mask[REST, HOLD] = float("-inf")
         self.register_buffer("transition_mask", transition_mask, persistent=False)
@@ -113,7 +113,14 @@ class TokenModel(nn.Module):
 
     def embed_steps(self, tokens: torch.Tensor) -> torch.Tensor:
         """``(batch, voice, step)`` tokens to ``(batch, step, voice * embedding)``."""
-        embedded = self.embedding(tokens.long() + self.voice_offsets[:, None])
+        return self.embed_per_voice(self.embedding, tokens, VOCAB_SIZE)
+
+    def embed_per_voice(
+        self, table: nn.Embedding, values: torch.Tensor, vocabulary: int
+    ) -> torch.Tensor:
+        """``(batch, voice, step)`` values to ``(batch, step, voice * embedding)`` through
+        ``table``, which holds one block of ``vocabulary`` rows per voice."""
+        embedded = table(values.long() + self.voices[:, None] * vocabulary)
         return embedded.permute(0, 2, 1, 3).flatten(2)
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -271,16 +278,23 @@ class ConditionalVAE(TokenModel):
         """The decoder's per-step input ``(batch, step, width)`` from ``(batch, voice,
         step)`` previous tokens and the held notes' pitches and ages (:meth:`held_notes`),
         each of the latter only when the config asks for it."""
-        parts = [self.embed_steps(previous)]
-        for table, values, vocabulary in (
-            (self.held_embedding, held, VOCAB_SIZE),
-            (self.held_duration_embedding, held_steps, MAX_HELD_STEPS + 1),
-        ):
-            if table is not None:
-                offsets = torch.arange(VOICES, device=values.device)[:, None] * vocabulary
-                embedded = table(values.long() + offsets)
-                parts.append(embedded.permute(0, 2, 1, 3).flatten(2))
+        parts = [
+            self.embed_per_voice(table, values, vocabulary)
+            for (table, vocabulary), values in zip(
+                self._step_input_tables(), (previous, held, held_steps), strict=True
+            )
+            if table is not None
+        ]
         return torch.cat(parts, dim=-1)
+
+    def _step_input_tables(self) -> list[tuple[nn.Embedding | None, int]]:
+        """The decoder's per-step embedding tables in input order, with their vocabularies:
+        previous token, held pitch, held steps (None where the config leaves one out)."""
+        return [
+            (self.embedding, VOCAB_SIZE),
+            (self.held_embedding, VOCAB_SIZE),
+            (self.held_duration_embedding, MAX_HELD_STEPS + 1),
+        ]
 
     def _step_gate_tables(self) -> list[torch.Tensor | None]:
         """The decoder's input-gate contribution of every (voice, token) of each per-step
@@ -291,14 +305,13 @@ class ConditionalVAE(TokenModel):
         a sum of per-voice rows of these tables: sampling looks rows up instead of embedding
         and multiplying at every one of its 256 steps.
         """
-        tables = [self.embedding, self.held_embedding, self.held_duration_embedding]
         projected: list[torch.Tensor | None] = []
         offset = 0
-        for table in tables:
+        for table, vocabulary in self._step_input_tables():
             if table is None:
                 projected.append(None)
                 continue
-            weights = table.weight.view(VOICES, -1, table.embedding_dim)
+            weights = table.weight.view(VOICES, vocabulary, table.embedding_dim)
             width = VOICES * table.embedding_dim
             block = self.decoder.weight_ih[:, offset : offset + width]
             block = block.view(-1, VOICES, table.embedding_dim)
@@ -347,7 +360,6 @@ class ConditionalVAE(TokenModel):
         held, held_steps = previous, torch.zeros_like(previous)
         written = []
         gate_tables = self._step_gate_tables()
-        voices = torch.arange(VOICES)
         context_weight = self.decoder.weight_ih[:, -(self.config.bar_embedding_dim + VECTOR_DIM) :]
         for bar in range(bars):
             noise = self.sampling_noise(STEPS_PER_BAR, z.shape[0], temperature, generator)
@@ -359,7 +371,7 @@ class ConditionalVAE(TokenModel):
                 input_gates = context_gates
                 for table, values in zip(gate_tables, (previous, held, held_steps), strict=True):
                     if table is not None:
-                        input_gates = input_gates + table[voices, values].sum(dim=1)
+                        input_gates = input_gates + table[self.voices, values].sum(dim=1)
                 state = self.decoder_step(input_gates, state)
                 step_noise = None if noise is None else noise[step]
                 previous = self.pick(self.logits(state), previous, step_noise)
