@@ -23,14 +23,40 @@ def read_interactions(path: str | Path) -> pd.DataFrame:
     """Read a ``user, item, weight`` TSV with a header into a frame with those column names.
 
     Ids are read as strings so that numeric and textual ids behave the same; duplicated
-    ``(user, item)`` rows are summed.
+    ``(user, item)`` rows are summed. A file that is not of this shape raises ``ValueError``
+    naming the file and, for a bad row, its line.
     """
-    frame = pd.read_csv(path, sep="\t", header=0, usecols=[0, 1, 2], dtype=str)
-    frame.columns = list(COLUMNS)
-    frame["weight"] = pd.to_numeric(frame["weight"], errors="raise").astype(np.float32)
+    try:
+        frame = pd.read_csv(path, sep="\t", header=0, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise ValueError(
+            f"{path} is empty: expected a header line, then user, item, weight rows"
+        ) from None
+    if frame.shape[1] < len(COLUMNS):
+        raise ValueError(
+            f"{path}: expected tab-separated user, item and weight columns, found "
+            f"{frame.shape[1]} column(s): {list(frame.columns)}"
+        )
+    frame = frame.iloc[:, : len(COLUMNS)].set_axis(list(COLUMNS), axis=1)
     if frame.empty:
         raise ValueError(f"{path} holds no interactions")
+    _check_rows(frame, path)
+    frame["weight"] = pd.to_numeric(frame["weight"]).astype(np.float32)
     return frame.groupby(["user", "item"], as_index=False, sort=False)["weight"].sum()
+
+
+def _check_rows(frame: pd.DataFrame, path: str | Path) -> None:
+    weights = pd.to_numeric(frame["weight"], errors="coerce").to_numpy(dtype=np.float64)
+    problems = {
+        "user is empty": (frame["user"].str.strip() == "").to_numpy(),
+        "item is empty": (frame["item"].str.strip() == "").to_numpy(),
+        "weight must be a non-negative number": ~(np.isfinite(weights) & (weights >= 0)),
+    }
+    for problem, rows in problems.items():
+        if rows.any():
+            first = int(np.argmax(rows))
+            line = first + 2  # line 1 is the header
+            raise ValueError(f"{path}: line {line}: {problem}, got {frame.iloc[first].tolist()}")
 
 
 def write_interactions(frame: pd.DataFrame, path: str | Path) -> Path:
