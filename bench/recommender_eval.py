@@ -2,7 +2,7 @@
 
 "project" is :class:`recommender.ml.recommenders.HybridBlendRecommender` (item-EASE,
 user-EASE and in-house implicit ALS), "als" is ``implicit``'s ALS; both are tuned on the
-validation split (grids in :mod:`recommender.ml.evaluation`). About 7 minutes with
+validation split (grids in :mod:`recommender.ml.evaluation`). About 10 minutes with
 ``OMP_NUM_THREADS=1``.
 
 Usage: OMP_NUM_THREADS=1 .venv/bin/python bench/recommender_eval.py [--data PATH] [--seed N]
@@ -20,7 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from recommender.ml.evaluation import evaluate_files  # noqa: E402
+from recommender.ml.evaluation import DEFAULT_TUNING_BUDGET_S, evaluate_files  # noqa: E402
 from recommender.ml.interactions import read_interactions, split_per_user, write_split  # noqa: E402
 
 DEFAULT_DATA = REPO / ".." / "shared" / "data" / "lastfm-2k" / "user_artists.dat"
@@ -30,7 +30,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--budget", type=float, default=600.0, help="tuning seconds per model")
+    parser.add_argument(
+        "--budget", type=float, default=DEFAULT_TUNING_BUDGET_S, help="tuning seconds per model"
+    )
     args = parser.parse_args()
     if not args.data.exists():
         sys.exit(f"lastfm-2k not found at {args.data}")

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from recommender.ml.evaluation import evaluate_files
+from recommender.ml.evaluation import DEFAULT_TUNING_BUDGET_S, evaluate_files
 
 
 class Command(BaseCommand):
@@ -21,7 +21,12 @@ class Command(BaseCommand):
         parser.add_argument("--test", required=True, type=Path)
         parser.add_argument("--valid", type=Path, default=None)
         parser.add_argument("--k", type=int, default=10)
-        parser.add_argument("--tuning-budget", type=float, default=300.0, help="seconds per model")
+        parser.add_argument(
+            "--tuning-budget",
+            type=float,
+            default=DEFAULT_TUNING_BUDGET_S,
+            help="seconds of tuning per model",
+        )
         parser.add_argument("--json", action="store_true", help="print one JSON object only")
 
     def handle(self, *args: Any, **options: Any) -> None:
