@@ -94,6 +94,20 @@ def musical_features(tokens: np.ndarray) -> dict[str, float]:
     }
 
 
+# Values that a feature takes exactly on a bound, for whole families of pieces: a monophonic
+# tune's polyphony is exactly 1, a piece that never falls silent has an empty-beat rate of
+# exactly 0, a diatonic piece a scale consistency of 1, a strict repetition a groove
+# consistency of 1. These are point masses; a kernel density smears each of them into a
+# bump whose width depends on the rest of the sample, so two samples that agree on the point
+# mass would look apart (a set of tunes 96 % monophonic scored 0.36 against a 100 % one).
+FEATURE_POINT_MASSES: dict[str, tuple[float, ...]] = {
+    "scale_consistency": (1.0,),
+    "groove_consistency": (1.0,),
+    "empty_beat_rate": (0.0,),
+    "polyphony": (1.0,),
+}
+
+
 def _density(values: np.ndarray, grid: np.ndarray, spread: float) -> np.ndarray:
     if values.size > 1 and np.std(values) > 1e-9:
         density = gaussian_kde(values)(grid)
@@ -104,17 +118,35 @@ def _density(values: np.ndarray, grid: np.ndarray, spread: float) -> np.ndarray:
     return density / area if area > 0 else density
 
 
-def overlapping_area(a: Iterable[float], b: Iterable[float], points: int = 1024) -> float:
-    """Overlapping area of the KDEs of two samples of one feature (NaNs ignored)."""
+def overlapping_area(
+    a: Iterable[float],
+    b: Iterable[float],
+    point_masses: Sequence[float] = (),
+    points: int = 1024,
+) -> float:
+    """Overlapping area of the distributions of two samples of one feature (NaNs ignored).
+
+    Values exactly equal to one of ``point_masses`` count as such: their shares overlap as
+    ``min(share in a, share in b)``. The remaining values are compared by the overlapping
+    area of their kernel density estimates, each weighted by its share of its sample.
+    """
     a = np.asarray([v for v in a if np.isfinite(v)], dtype=float)
     b = np.asarray([v for v in b if np.isfinite(v)], dtype=float)
     if a.size == 0 or b.size == 0:
         return float("nan")
-    low, high = min(a.min(), b.min()), max(a.max(), b.max())
+    masses = np.asarray(point_masses, dtype=float)
+    shared = sum(min(np.mean(a == mass), np.mean(b == mass)) for mass in masses)
+    rest_a, rest_b = a[~np.isin(a, masses)], b[~np.isin(b, masses)]
+    if rest_a.size == 0 or rest_b.size == 0:
+        return float(min(1.0, shared))
+    low, high = min(rest_a.min(), rest_b.min()), max(rest_a.max(), rest_b.max())
     spread = max(high - low, 1e-3)
     grid = np.linspace(low - 0.5 * spread, high + 0.5 * spread, points)
-    overlap = np.minimum(_density(a, grid, spread), _density(b, grid, spread))
-    return float(min(1.0, np.trapezoid(overlap, grid)))
+    overlap = np.minimum(
+        rest_a.size / a.size * _density(rest_a, grid, spread),
+        rest_b.size / b.size * _density(rest_b, grid, spread),
+    )
+    return float(min(1.0, shared + np.trapezoid(overlap, grid)))
 
 
 def feature_comparison(
@@ -130,7 +162,9 @@ def feature_comparison(
         comparison[name] = {
             "generated_mean": _finite_mean(generated_values),
             "real_mean": _finite_mean(real_values),
-            "overlap": overlapping_area(generated_values, real_values),
+            "overlap": overlapping_area(
+                generated_values, real_values, FEATURE_POINT_MASSES.get(name, ())
+            ),
         }
     return comparison
 

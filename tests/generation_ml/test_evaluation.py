@@ -89,6 +89,21 @@ def test_overlapping_area_of_same_and_disjoint_samples():
     assert overlapping_area([2.0] * 10, [2.0] * 5) == pytest.approx(1.0, abs=1e-3)
 
 
+def test_point_masses_overlap_by_their_shares():
+    monophonic = [1.0] * 20
+    mostly_monophonic = [1.0] * 24 + [1.02]
+    assert overlapping_area(mostly_monophonic, monophonic, (1.0,)) == pytest.approx(0.96)
+    # Smeared by kernel densities, the shared point mass would hardly count at all.
+    assert overlapping_area(mostly_monophonic, monophonic) < 0.5
+    rng = np.random.default_rng(1)
+    half_silent = np.concatenate([np.zeros(50), rng.uniform(0.1, 0.5, 50)])
+    never_silent = np.zeros(40)
+    assert overlapping_area(half_silent, never_silent, (0.0,)) == pytest.approx(0.5)
+    half_and_half = np.concatenate([np.zeros(50), rng.uniform(0.1, 0.5, 50)])
+    assert overlapping_area(half_silent, half_and_half, (0.0,)) > 0.9
+    assert overlapping_area(half_silent, half_silent + 3.0, (0.0,)) < 0.01
+
+
 def test_features_tell_part_music_from_a_tune(training_grids):
     chorale = musical_features(training_grids["bach/bwv66.6"])
     tune = musical_features(training_grids["ryansMammoth/7thRegimentReel"])
