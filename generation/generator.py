@@ -61,7 +61,7 @@ def generator_from(checkpoint: Path | None) -> Generator:
     """The generator in ``checkpoint``, or the active one; ``GeneratorUnavailable`` if none."""
     try:
         return load_generator(checkpoint) if checkpoint else active_generator().model
-    except (ArtifactUnavailable, OSError, ValueError) as exc:
+    except (ArtifactUnavailable, CheckpointError, OSError, ValueError) as exc:
         raise GeneratorUnavailable(str(exc)) from exc
 
 

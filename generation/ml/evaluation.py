@@ -14,6 +14,7 @@ measure blind to transposition, which matters because training transposes the da
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -392,7 +393,19 @@ def evaluate_models(
                 real_by_style, conditions, classify, "real", seed
             )
         report["reference"] = reference
-    return report
+    return _undefined_as_none(report)
+
+
+def _undefined_as_none(value: object) -> object:
+    """NaN (a figure with nothing to measure, e.g. a style without held-out segments) as
+    None, so that the report is strict JSON."""
+    if isinstance(value, dict):
+        return {key: _undefined_as_none(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_undefined_as_none(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _sample_figures(

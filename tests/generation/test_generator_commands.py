@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from io import StringIO
 from pathlib import Path
 
+import pretty_midi
 import pytest
 from django.conf import settings
 from django.core.management import call_command
@@ -15,6 +17,7 @@ from artifacts.models import ModelArtifact
 from artifacts.services import activate_artifact
 from generation.generator import SHIPPED, load_generator, register_checkpoint
 from generation.ml.training import LATENT_PRIOR_KEY, load_model
+from tests.generation.conftest import TINY_GENERATOR
 
 pytestmark = pytest.mark.django_db
 
@@ -94,3 +97,105 @@ def test_load_defaults_replaces_an_older_shipped_generator_but_never_a_local_one
     call_command("load_defaults", "--generator", str(older), "--replace-generator")
     assert ModelArtifact.objects.get(kind="generator", is_active=True) == shipped_before
     activate_artifact(artifact=tiny_world, loader=load_generator)  # leave the module's world
+
+
+def _train_comparison(variant: str, config: dict[str, int], out: Path) -> str:
+    call_command(
+        "train_generator",
+        "--variant",
+        variant,
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--threads",
+        "1",
+        "--config",
+        json.dumps(config),
+        "--out",
+        str(out),
+        stdout=StringIO(),
+    )
+    return load_model(out)[0].version
+
+
+def _refuse(constant: str) -> None:
+    raise AssertionError(f"{constant} is not JSON")
+
+
+def test_evaluate_generator_reports_cvae_ablation_and_lstm_side_by_side(tiny_world, tmp_path):
+    ablation, baseline = tmp_path / "ablation.pt", tmp_path / "lstm.pt"
+    ablation_version = _train_comparison("cvae-unconditional", TINY_GENERATOR, ablation)
+    baseline_version = _train_comparison("lstm", {"embedding_dim": 8, "hidden": 32}, baseline)
+    cvae = _copy_of_active(tiny_world, tmp_path)
+    with pytest.raises(CommandError, match="--ablation must be an unconditional CVAE"):
+        call_command("evaluate_generator", "--ablation", str(baseline))
+    with pytest.raises(CommandError, match="--baseline must be a conditional LSTM"):
+        call_command("evaluate_generator", "--baseline", str(cvae))
+    with pytest.raises(CommandError, match=r"--ablation .*absent\.pt"):
+        call_command("evaluate_generator", "--ablation", str(tmp_path / "absent.pt"))
+    call_command("load_defaults", "--generator", str(cvae), stdout=StringIO())  # the classifier
+    out = StringIO()
+    call_command(
+        "evaluate_generator",
+        *("--ablation", str(ablation), "--baseline", str(baseline)),
+        *("--samples-per-style", "3", "--seed", "2", "--json"),
+        stdout=out,
+    )
+    report = json.loads(out.getvalue(), parse_constant=_refuse)  # strict JSON: no NaN
+    versions = {name: entry["version"] for name, entry in report["models"].items()}
+    assert versions == {
+        "cvae": tiny_world.version,
+        "ablation": ablation_version,
+        "baseline": baseline_version,
+    }
+    assert report["settings"]["samples_per_style"] == 3 and report["settings"]["seed"] == 2
+    styles = {"chorale", "fiddle"}
+    for entry in [*report["models"].values(), report["reference"]]:
+        assert set(entry["conditioning_fidelity"]) == styles | {"mean"}
+        shares = entry["conditioning_fidelity"].values()
+        assert all(share is None or 0.0 <= share <= 1.0 for share in shares)
+        assert 0.0 < entry["mean_feature_overlap"] <= 1.0
+    assert report["models"]["ablation"]["conditional"] is False
+    assert report["models"]["baseline"]["latent"] is False
+
+
+def _generate(out: Path, *options: str) -> str:
+    printed = StringIO()
+    call_command("generate", *options, "--out", str(out), stdout=printed)
+    return printed.getvalue()
+
+
+def test_generate_writes_the_pieces_and_is_deterministic_for_a_seed(tiny_world, tmp_path):
+    mix = ("--style-mix", '{"fiddle": 3, "chorale": 1}', "--count", "3", "--bars", "8")
+    printed = _generate(tmp_path / "first", *mix, "--seed", "5")
+    _generate(tmp_path / "again", *mix, "--seed", "5")
+    _generate(tmp_path / "other", *mix, "--seed", "6")
+    written = sorted((tmp_path / "first").iterdir())
+    assert [path.name for path in written] == [f"fiddle-seed5-0{n}.mid" for n in (1, 2, 3)]
+    assert f"3 pieces of 8 bars by {tiny_world.version}" in printed
+    for path in written:
+        midi = pretty_midi.PrettyMIDI(str(path))  # a real, readable MIDI file
+        assert midi.get_tempo_changes()[1][0] > 0
+        assert path.read_bytes() == (tmp_path / "again" / path.name).read_bytes()
+    other = sorted(path.read_bytes() for path in (tmp_path / "other").iterdir())
+    assert other != sorted(path.read_bytes() for path in written)
+
+
+def test_generate_refuses_bad_options_naming_each_and_writes_nothing(tiny_world, tmp_path):
+    out = tmp_path / "refused"
+    with pytest.raises(CommandError) as refused:
+        _generate(out, "--style", "fiddle", "--count", "0", "--bars", "2", "--temperature", "0")
+    for option in ("--count", "--bars", "--temperature"):
+        assert option in str(refused.value)
+    with pytest.raises(CommandError, match=r"--style-mix: .*Unknown styles \['jazz'\]"):
+        _generate(out, "--style-mix", '{"jazz": 1}')
+    with pytest.raises(CommandError, match=r"--style-mix: .*positive weight"):
+        _generate(out, "--style-mix", '{"fiddle": 0}')
+    with pytest.raises(CommandError, match="--style-mix is not JSON"):
+        _generate(out, "--style-mix", "{fiddle")
+    with pytest.raises(CommandError, match="give --style or --style-mix"):
+        _generate(out)
+    with pytest.raises(CommandError, match="checkpoint not found"):
+        _generate(out, "--style", "fiddle", "--checkpoint", str(tmp_path / "absent.pt"))
+    assert not out.exists()

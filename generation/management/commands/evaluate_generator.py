@@ -12,14 +12,19 @@ from catalog.services import active_style_classifier
 from generation.generator import (
     GeneratorUnavailable,
     generator_from,
-    load_generator,
     training_dataset,
     training_pieces,
 )
 from generation.ml.evaluation import evaluate_models, style_conditions
+from generation.ml.models import ConditionalVAE, LSTMBaseline, TokenModel
 from generation.ml.sampling import DEFAULT_TEMPERATURE
 
 SILENT = "silent"
+# What each comparison slot must hold, so that a swapped file cannot pass as the other.
+COMPARISONS: dict[str, tuple[str, type[TokenModel], bool]] = {
+    "ablation": ("an unconditional CVAE", ConditionalVAE, False),
+    "baseline": ("a conditional LSTM", LSTMBaseline, True),
+}
 
 
 class Command(BaseCommand):
@@ -49,10 +54,10 @@ class Command(BaseCommand):
             main = generator_from(options["checkpoint"])
         except GeneratorUnavailable as exc:
             raise CommandError(f"no generator to evaluate: {exc}") from exc
-        models = {"cvae": main.model}
-        for name in ("ablation", "baseline"):
-            if options[name]:
-                models[name] = load_generator(options[name]).model
+        models: dict[str, TokenModel] = {"cvae": main.model}
+        for name, path in ((name, options[name]) for name in COMPARISONS):
+            if path:
+                models[name] = _comparison(name, path)
         classifier = active_style_classifier()
         if classifier is None:
             raise CommandError("train the style classifier first (train_style_classifier)")
@@ -79,3 +84,14 @@ class Command(BaseCommand):
             training=dataset.subset("train"),
         )
         self.stdout.write(json.dumps(report, indent=None if options["json"] else 2, default=str))
+
+
+def _comparison(name: str, path: Path) -> TokenModel:
+    expected, kind, conditional = COMPARISONS[name]
+    try:
+        model = generator_from(path).model
+    except GeneratorUnavailable as exc:
+        raise CommandError(f"--{name} {path}: {exc}") from exc
+    if not isinstance(model, kind) or model.use_condition != conditional:
+        raise CommandError(f"--{name} must be {expected}; {path} holds {model.version}")
+    return model

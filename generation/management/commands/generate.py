@@ -5,12 +5,21 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from rest_framework import serializers
 
 from catalog.midi.style_space import STYLES, split_vector
+from generation.api.serializers import GenerationCreateSerializer
 from generation.conditions import build_condition
 from generation.generator import GeneratorUnavailable, generator_from
 from generation.ml.sampling import DEFAULT_TEMPERATURE, generate
 from generation.selectors import style_prototypes
+
+
+class GenerateOptions(GenerationCreateSerializer):
+    """The API's bounds for one request, but a command may write more files at once."""
+
+    count = serializers.IntegerField(min_value=1, max_value=1000)
+    variation_of = None
 
 
 class Command(BaseCommand):
@@ -28,46 +37,63 @@ class Command(BaseCommand):
         parser.add_argument("--checkpoint", type=Path, default=None, help="default: active model")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        mix = self._style_mix(options)
+        request = self._validated(options)
+        mix = request["style_mix"]
         prototypes = style_prototypes()
         dominant = max(mix, key=mix.get)
         condition = build_condition(
-            taste=prototypes[dominant], style_mix=mix, tempo_bpm=options["tempo_bpm"]
+            taste=prototypes[dominant], style_mix=mix, tempo_bpm=request.get("tempo_bpm")
         )
         try:
             generator = generator_from(options["checkpoint"])
         except GeneratorUnavailable as exc:
             raise CommandError(f"no generator to sample from: {exc}") from exc
+        try:
+            options["out"].mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CommandError(f"--out {options['out']}: {exc}") from exc
         midis = generate(
             generator.model,
             condition,
-            options["bars"],
-            options["count"],
-            options["temperature"],
-            options["seed"],
+            request["bars"],
+            request["count"],
+            request["temperature"],
+            request["seed"],
         )
-        options["out"].mkdir(parents=True, exist_ok=True)
         for number, midi in enumerate(midis, start=1):
-            path = options["out"] / f"{dominant}-seed{options['seed']}-{number:02d}.mid"
+            path = options["out"] / f"{dominant}-seed{request['seed']}-{number:02d}.mid"
             midi.write(str(path))
             self.stdout.write(f"wrote {path}")
         weights, _ = split_vector(condition)
         self.stdout.write(
-            f"{len(midis)} pieces of {options['bars']} bars by {generator.version}, "
+            f"{len(midis)} pieces of {request['bars']} bars by {generator.version}, "
             f"styles {dict(zip(STYLES, weights.round(3).tolist(), strict=True))}"
         )
 
+    def _validated(self, options: dict[str, Any]) -> dict[str, Any]:
+        """The options checked as the API checks a request; every bad one named at once."""
+        data = {
+            name: options[name]
+            for name in ("count", "bars", "temperature", "seed", "tempo_bpm")
+            if options[name] is not None
+        }
+        data["style_mix"] = self._style_mix(options)
+        checked = GenerateOptions(data=data)
+        if not checked.is_valid():
+            problems = "; ".join(
+                f"--{field.replace('_', '-')}: {' '.join(map(str, messages))}"
+                for field, messages in checked.errors.items()
+            )
+            raise CommandError(problems)
+        return dict(checked.validated_data)
+
     @staticmethod
-    def _style_mix(options: dict[str, Any]) -> dict[str, float]:
+    def _style_mix(options: dict[str, Any]) -> object:
         if options["style_mix"]:
             try:
-                mix = json.loads(options["style_mix"])
+                return json.loads(options["style_mix"])
             except json.JSONDecodeError as exc:
                 raise CommandError(f"--style-mix is not JSON: {exc}") from exc
-            unknown = set(mix) - set(STYLES)
-            if not isinstance(mix, dict) or unknown or not mix:
-                raise CommandError(f"--style-mix must map styles {list(STYLES)} to weights")
-            return {style: float(weight) for style, weight in mix.items()}
         if not options["style"]:
             raise CommandError("give --style or --style-mix")
         return {options["style"]: 1.0}
