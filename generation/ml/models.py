@@ -27,6 +27,7 @@ LSTM baseline
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -175,9 +176,15 @@ class TokenModel(nn.Module):
         ``logits`` is ``(batch, step, voice, vocab)``; ``tokens`` is ``(batch, voice, step)``.
         """
         targets = tokens.long().transpose(1, 2)
-        nll = F.cross_entropy(logits.flatten(0, 2), targets.flatten(), reduction="none")
         accuracy = (logits.argmax(-1) == targets).float().mean()
-        return nll.view(targets.shape[0], -1).sum(1).mean(), accuracy
+        return TokenModel.segment_nll(logits, tokens).mean(), accuracy
+
+    @staticmethod
+    def segment_nll(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        """Each segment's summed negative log-likelihood, shapes as in :meth:`token_nll`."""
+        targets = tokens.long().transpose(1, 2)
+        nll = F.cross_entropy(logits.flatten(0, 2), targets.flatten(), reduction="none")
+        return nll.view(targets.shape[0], -1).sum(1)
 
 
 class ConditionalVAE(TokenModel):
@@ -406,6 +413,27 @@ class ConditionalVAE(TokenModel):
         return self.decode_logits(mu, condition, tokens)
 
     @torch.no_grad()
+    def log_likelihood(
+        self, tokens: torch.Tensor, condition: torch.Tensor, samples: int
+    ) -> torch.Tensor:
+        """Each segment's importance-weighted estimate of log p(x | c) under the N(0, I)
+        prior the model was trained with (Burda et al. 2016): with one sample it is the
+        ELBO in expectation, and it tightens towards the exact log-likelihood as ``samples``
+        grows, so it can be set beside an autoregressive model's exact likelihood.
+        """
+        mu, log_var = self.encode(tokens, condition)
+        std = torch.exp(0.5 * log_var)
+        weights = []
+        for _ in range(samples):
+            noise = torch.randn_like(mu)
+            z = mu + noise * std
+            log_decoded = -self.segment_nll(self.decode_logits(z, condition, tokens), tokens)
+            log_prior = -0.5 * z.pow(2).sum(-1)
+            log_posterior = -0.5 * noise.pow(2).sum(-1) - torch.log(std).sum(-1)
+            weights.append(log_decoded + log_prior - log_posterior)
+        return torch.logsumexp(torch.stack(weights), dim=0) - math.log(samples)
+
+    @torch.no_grad()
     def reconstruct(self, tokens: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
         """Free-running greedy reconstruction from the posterior mean."""
         mu, _ = self.encode(tokens, condition)
@@ -464,6 +492,13 @@ class LSTMBaseline(TokenModel):
         """Exact negative log-likelihood; the KL arguments exist for a shared interface."""
         nll, accuracy = self.token_nll(self.teacher_forced_logits(tokens, condition), tokens)
         return LossBreakdown(nll, nll, torch.zeros(()), accuracy)
+
+    @torch.no_grad()
+    def log_likelihood(
+        self, tokens: torch.Tensor, condition: torch.Tensor, samples: int = 1
+    ) -> torch.Tensor:
+        """Each segment's exact log p(x | c); ``samples`` exists for a shared interface."""
+        return -self.segment_nll(self.teacher_forced_logits(tokens, condition), tokens)
 
     @torch.no_grad()
     def continue_from(

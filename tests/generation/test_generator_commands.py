@@ -134,16 +134,21 @@ def test_evaluate_generator_reports_cvae_ablation_and_lstm_side_by_side(tiny_wor
         call_command("evaluate_generator", "--baseline", str(cvae))
     with pytest.raises(CommandError, match=r"--ablation .*absent\.pt"):
         call_command("evaluate_generator", "--ablation", str(tmp_path / "absent.pt"))
+    with pytest.raises(CommandError, match="--likelihood-samples must be at least 1"):
+        call_command("evaluate_generator", "--likelihood-samples", "0")
+    with pytest.raises(CommandError, match="--samples-per-style must be at least 1"):
+        call_command("evaluate_generator", "--samples-per-style", "0")
     call_command("load_defaults", "--generator", str(cvae), stdout=StringIO())  # the classifier
     out = StringIO()
     call_command(
         "evaluate_generator",
         *("--ablation", str(ablation), "--baseline", str(baseline)),
-        *("--samples-per-style", "3", "--seed", "2", "--json"),
+        *("--samples-per-style", "3", "--seed", "2", "--likelihood-samples", "4", "--json"),
         stdout=out,
     )
     report = json.loads(out.getvalue(), parse_constant=_refuse)  # strict JSON: no NaN
-    versions = {name: entry["version"] for name, entry in report["models"].items()}
+    models = report["models"]
+    versions = {name: entry["version"] for name, entry in models.items()}
     assert versions == {
         "cvae": tiny_world.version,
         "ablation": ablation_version,
@@ -156,6 +161,9 @@ def test_evaluate_generator_reports_cvae_ablation_and_lstm_side_by_side(tiny_wor
         shares = entry["conditioning_fidelity"].values()
         assert all(share is None or 0.0 <= share <= 1.0 for share in shares)
         assert 0.0 < entry["mean_feature_overlap"] <= 1.0
+    methods = {name: e["reconstruction"]["log_likelihood_method"] for name, e in models.items()}
+    assert methods["cvae"] == methods["ablation"] == "importance-weighted, 4 codes per segment"
+    assert methods["baseline"] == "exact"
     assert report["models"]["ablation"]["conditional"] is False
     assert report["models"]["baseline"]["latent"] is False
 

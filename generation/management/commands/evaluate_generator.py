@@ -15,7 +15,7 @@ from generation.generator import (
     training_dataset,
     training_pieces,
 )
-from generation.ml.evaluation import evaluate_models, style_conditions
+from generation.ml.evaluation import LIKELIHOOD_SAMPLES, evaluate_models, style_conditions
 from generation.ml.models import ConditionalVAE, LSTMBaseline, TokenModel
 from generation.ml.sampling import DEFAULT_TEMPERATURE
 
@@ -42,6 +42,12 @@ class Command(BaseCommand):
         parser.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE)
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument(
+            "--likelihood-samples",
+            type=int,
+            default=LIKELIHOOD_SAMPLES,
+            help="codes per held-out segment for the CVAE's importance-weighted log-likelihood",
+        )
+        parser.add_argument(
             "--limit-per-style",
             type=int,
             default=None,
@@ -50,6 +56,11 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print one JSON object only")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        for option in ("samples_per_style", "likelihood_samples"):
+            if options[option] < 1:
+                raise CommandError(f"--{option.replace('_', '-')} must be at least 1")
+        if options["temperature"] < 0:
+            raise CommandError("--temperature must be at least 0 (0 decodes greedily)")
         try:
             main = generator_from(options["checkpoint"])
         except GeneratorUnavailable as exc:
@@ -82,6 +93,7 @@ class Command(BaseCommand):
             options["temperature"],
             options["seed"],
             training=dataset.subset("train"),
+            likelihood_samples=options["likelihood_samples"],
         )
         self.stdout.write(json.dumps(report, indent=None if options["json"] else 2, default=str))
 
