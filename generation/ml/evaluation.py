@@ -21,6 +21,7 @@ import numpy as np
 import pretty_midi
 import torch
 from scipy.stats import gaussian_kde
+from tqdm.auto import tqdm
 
 from catalog.midi.style_space import STYLE_DIM, compose_vector, one_hot_style
 from generation.ml.data import (
@@ -362,6 +363,7 @@ def evaluate_models(
     seed: int = 0,
     training: SegmentDataset | None = None,
     likelihood_samples: int = LIKELIHOOD_SAMPLES,
+    show_progress: bool = False,
 ) -> dict[str, object]:
     """Every figure for every model (e.g. CVAE, ablation, LSTM) on the same data and seeds.
 
@@ -384,11 +386,14 @@ def evaluate_models(
         },
         "models": {},
     }
-    for name, model in models.items():
+    progress = tqdm(models.items(), desc="evaluate_generator", disable=not show_progress)
+    for name, model in progress:
+        progress.set_postfix_str(f"{name}: sampling")
         generated = {
             style: sample_grids(model, condition, samples_per_style, seed, temperature).numpy()
             for style, condition in conditions.items()
         }
+        progress.set_postfix_str(f"{name}: reconstruction, likelihood, features, fidelity")
         entry: dict[str, object] = {
             "kind": model.kind,
             "version": model.version,

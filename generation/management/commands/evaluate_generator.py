@@ -94,6 +94,7 @@ class Command(BaseCommand):
             options["seed"],
             training=dataset.subset("train"),
             likelihood_samples=options["likelihood_samples"],
+            show_progress=True,
         )
         self.stdout.write(json.dumps(report, indent=None if options["json"] else 2, default=str))
 
