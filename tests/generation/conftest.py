@@ -20,23 +20,18 @@ TINY_GENERATOR = {
 }
 
 
+def train_tiny_generator(*options: str, config: dict[str, int] = TINY_GENERATOR) -> None:
+    """One epoch of ``train_generator`` on the catalog, small batches, one thread."""
+    quick = ("--epochs", "1", "--batch-size", "8", "--threads", "1")
+    call_command("train_generator", *quick, "--config", json.dumps(config), *options)
+
+
 @pytest.fixture(scope="module")
 def tiny_world(django_db_setup, django_db_blocker):
     """Imports 8 real pieces and trains a one-epoch generator on them, once per module."""
     with django_db_blocker.unblock():
         call_command("import_corpus", "--collections", "bach,ryansMammoth", "--limit", "4")
-        call_command(
-            "train_generator",
-            "--epochs",
-            "1",
-            "--batch-size",
-            "8",
-            "--threads",
-            "1",
-            "--config",
-            json.dumps(TINY_GENERATOR),
-            "--activate",
-        )
+        train_tiny_generator("--activate")
         yield ModelArtifact.objects.get(kind="generator", is_active=True)
         Track.objects.all().delete()
         ModelArtifact.objects.all().delete()

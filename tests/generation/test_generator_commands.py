@@ -17,7 +17,7 @@ from artifacts.models import ModelArtifact
 from artifacts.services import activate_artifact
 from generation.generator import SHIPPED, load_generator, register_checkpoint
 from generation.ml.training import LATENT_PRIOR_KEY, load_model
-from tests.generation.conftest import TINY_GENERATOR
+from tests.generation.conftest import TINY_GENERATOR, train_tiny_generator
 
 pytestmark = pytest.mark.django_db
 
@@ -100,22 +100,7 @@ def test_load_defaults_replaces_an_older_shipped_generator_but_never_a_local_one
 
 
 def _train_comparison(variant: str, config: dict[str, int], out: Path) -> str:
-    call_command(
-        "train_generator",
-        "--variant",
-        variant,
-        "--epochs",
-        "1",
-        "--batch-size",
-        "8",
-        "--threads",
-        "1",
-        "--config",
-        json.dumps(config),
-        "--out",
-        str(out),
-        stdout=StringIO(),
-    )
+    train_tiny_generator("--variant", variant, "--out", str(out), config=config)
     return load_model(out)[0].version
 
 
