@@ -192,3 +192,26 @@ def test_generate_refuses_bad_options_naming_each_and_writes_nothing(tiny_world,
     with pytest.raises(CommandError, match="checkpoint not found"):
         _generate(out, "--style", "fiddle", "--checkpoint", str(tmp_path / "absent.pt"))
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (("--config", "{latent"), "--config is not JSON"),
+        (("--config", "[1]"), "--config must be a JSON object"),
+        (("--config", '{"latent_size": 8}'), "--config does not fit a cvae model"),
+        (("--config", '{"latent_dim": -1}'), "--config does not fit a cvae model"),
+        (("--epochs", "0"), "--epochs must be at least 1"),
+        (("--limit-per-style", "0"), "--limit-per-style must be at least 1"),
+        (("--styles", "fiddle,jazz"), r"--styles: unknown \['jazz'\]"),
+        (("--time-limit", "0"), "--time-limit must be positive"),
+    ],
+)
+def test_train_generator_refuses_bad_options_and_writes_nothing(
+    tiny_world, tmp_path, options, message
+):
+    out = tmp_path / "never.pt"
+    with pytest.raises(CommandError, match=message):
+        call_command("train_generator", *options, "--out", str(out))
+    assert not out.exists()
+    assert ModelArtifact.objects.get(kind="generator", is_active=True) == tiny_world

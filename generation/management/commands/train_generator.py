@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from catalog.midi.style_space import STYLES
 from generation.generator import (
     GeneratorUnavailable,
     attach_novelty_index,
@@ -18,7 +19,7 @@ from generation.generator import (
 )
 from generation.ml.data import dataset_statistics
 from generation.ml.latent_prior import DEFAULT_COMPONENTS
-from generation.ml.models import VARIANTS, ConditionalVAE, build_model
+from generation.ml.models import VARIANTS, ConditionalVAE, TokenModel, build_model
 from generation.ml.training import (
     CheckpointError,
     TrainingConfig,
@@ -63,8 +64,7 @@ class Command(BaseCommand):
         parser.add_argument("--activate", action="store_true", help="register and serve it")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if not 0.0 <= options["style_balance"] <= 1.0:
-            raise CommandError("--style-balance must be between 0 and 1")
+        _check_options(options)
         if options["threads"]:
             torch.set_num_threads(options["threads"])
         styles = [s for s in options["styles"].split(",") if s]
@@ -78,9 +78,7 @@ class Command(BaseCommand):
         train_set, valid_set = dataset.subset("train"), dataset.subset("valid")
         if not len(train_set):
             raise CommandError("no training segments: the pieces are all too short")
-        kind, variant_config = VARIANTS[options["variant"]]
-        config = {**variant_config, **json.loads(options["config"])}
-        model = build_model(kind, config, seed=options["seed"])
+        model = _fresh_model(options["variant"], options["config"], options["seed"])
         training = TrainingConfig(
             epochs=options["epochs"],
             batch_size=options["batch_size"],
@@ -109,3 +107,31 @@ class Command(BaseCommand):
         if options["activate"]:
             artifact = register_checkpoint(out, extra_metrics={"wall_time_s": round(wall_time, 1)})
             self.stdout.write(f"activated generator {artifact.version}")
+
+
+def _check_options(options: dict[str, Any]) -> None:
+    """Refuse what would fail or mislead only after the dataset is built."""
+    if not 0.0 <= options["style_balance"] <= 1.0:
+        raise CommandError("--style-balance must be between 0 and 1")
+    for option in ("epochs", "batch_size", "limit_per_style", "threads", "prior_components"):
+        if options[option] is not None and options[option] < 1:
+            raise CommandError(f"--{option.replace('_', '-')} must be at least 1")
+    if options["time_limit"] is not None and options["time_limit"] <= 0:
+        raise CommandError("--time-limit must be positive (seconds)")
+    unknown = sorted({s for s in options["styles"].split(",") if s} - set(STYLES))
+    if unknown:
+        raise CommandError(f"--styles: unknown {unknown}; known: {list(STYLES)}")
+
+
+def _fresh_model(variant: str, overrides: str, seed: int) -> TokenModel:
+    kind, variant_config = VARIANTS[variant]
+    try:
+        config = json.loads(overrides)
+    except json.JSONDecodeError as exc:
+        raise CommandError(f"--config is not JSON: {exc}") from exc
+    if not isinstance(config, dict):
+        raise CommandError("--config must be a JSON object of model settings")
+    try:
+        return build_model(kind, {**variant_config, **config}, seed=seed)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise CommandError(f"--config does not fit a {kind} model: {exc}") from exc
