@@ -206,6 +206,8 @@ def reconstruction_metrics(
     counts = {"tokens": 0, "onsets": 0, "free": 0}
     hits = {"tokens": 0.0, "onsets": 0.0, "free": 0.0}
     negative_elbo = log_likelihood = 0.0
+    # Its own stream, so the likelihood's draws leave the ELBO's as they were without it.
+    codes = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for tokens, conditions in _batches(dataset, batch_size):
             predicted = model.teacher_forced_logits(tokens, conditions).argmax(-1).transpose(1, 2)
@@ -219,10 +221,9 @@ def reconstruction_metrics(
             counts["free"] += later.numel()
             breakdown = model.loss(tokens, conditions, kl_weight=1.0, free_bits=0.0)
             negative_elbo += float(breakdown.reconstruction + breakdown.kl) * len(tokens)
-            log_likelihood += float(
-                model.log_likelihood(tokens, conditions, likelihood_samples).sum()
-            )
-    segments = max(1, len(dataset))
+            estimate = model.log_likelihood(tokens, conditions, likelihood_samples, codes)
+            log_likelihood += float(estimate.sum())
+    segments = len(dataset) or float("nan")  # no held-out segment: undefined, not perfect
     return {
         "segments": len(dataset),
         "teacher_forced_accuracy": hits["tokens"] / max(1, counts["tokens"]),

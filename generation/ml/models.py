@@ -414,7 +414,11 @@ class ConditionalVAE(TokenModel):
 
     @torch.no_grad()
     def log_likelihood(
-        self, tokens: torch.Tensor, condition: torch.Tensor, samples: int
+        self,
+        tokens: torch.Tensor,
+        condition: torch.Tensor,
+        samples: int,
+        generator: torch.Generator | None = None,
     ) -> torch.Tensor:
         """Each segment's importance-weighted estimate of log p(x | c) under the N(0, I)
         prior the model was trained with (Burda et al. 2016): with one sample it is the
@@ -425,7 +429,7 @@ class ConditionalVAE(TokenModel):
         std = torch.exp(0.5 * log_var)
         weights = []
         for _ in range(samples):
-            noise = torch.randn_like(mu)
+            noise = torch.randn(mu.shape, generator=generator, dtype=mu.dtype)
             z = mu + noise * std
             log_decoded = -self.segment_nll(self.decode_logits(z, condition, tokens), tokens)
             log_prior = -0.5 * z.pow(2).sum(-1)
@@ -495,9 +499,14 @@ class LSTMBaseline(TokenModel):
 
     @torch.no_grad()
     def log_likelihood(
-        self, tokens: torch.Tensor, condition: torch.Tensor, samples: int = 1
+        self,
+        tokens: torch.Tensor,
+        condition: torch.Tensor,
+        samples: int = 1,
+        generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        """Each segment's exact log p(x | c); ``samples`` exists for a shared interface."""
+        """Each segment's exact log p(x | c); ``samples`` and ``generator`` exist for a
+        shared interface."""
         return -self.segment_nll(self.teacher_forced_logits(tokens, condition), tokens)
 
     @torch.no_grad()

@@ -123,6 +123,8 @@ def test_evaluate_generator_reports_cvae_ablation_and_lstm_side_by_side(tiny_wor
         call_command("evaluate_generator", "--likelihood-samples", "0")
     with pytest.raises(CommandError, match="--samples-per-style must be at least 1"):
         call_command("evaluate_generator", "--samples-per-style", "0")
+    with pytest.raises(CommandError, match="--temperature must be at least 0"):
+        call_command("evaluate_generator", "--temperature", "nan")
     call_command("load_defaults", "--generator", str(cvae), stdout=StringIO())  # the classifier
     out = StringIO()
     call_command(
@@ -149,6 +151,10 @@ def test_evaluate_generator_reports_cvae_ablation_and_lstm_side_by_side(tiny_wor
     methods = {name: e["reconstruction"]["log_likelihood_method"] for name, e in models.items()}
     assert methods["cvae"] == methods["ablation"] == "importance-weighted, 4 codes per segment"
     assert methods["baseline"] == "exact"
+    exact = models["baseline"]["reconstruction"]
+    assert exact["log_likelihood_per_segment"] == pytest.approx(exact["elbo_per_segment"])
+    for name in ("cvae", "ablation"):
+        assert -1e6 < models[name]["reconstruction"]["log_likelihood_per_segment"] < 0
     assert report["models"]["ablation"]["conditional"] is False
     assert report["models"]["baseline"]["latent"] is False
 
@@ -205,6 +211,7 @@ def test_generate_refuses_bad_options_naming_each_and_writes_nothing(tiny_world,
         (("--limit-per-style", "0"), "--limit-per-style must be at least 1"),
         (("--styles", "fiddle,jazz"), r"--styles: unknown \['jazz'\]"),
         (("--time-limit", "0"), "--time-limit must be positive"),
+        (("--seed", "-1"), "--seed must be between 0 and"),
     ],
 )
 def test_train_generator_refuses_bad_options_and_writes_nothing(

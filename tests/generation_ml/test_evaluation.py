@@ -159,3 +159,21 @@ def test_reference_entry_scores_real_segments_as_if_they_were_samples(small_data
     assert reference["mean_feature_overlap"] == pytest.approx(1.0, abs=1e-6)
     assert reference["conditioning_fidelity"]["chorale"] == 1.0
     assert reference["conditioning_fidelity"]["fiddle"] == 0.0
+
+
+def test_a_style_without_held_out_music_is_reported_as_null_not_nan(small_dataset):
+    conditions = style_conditions(small_dataset)
+    absent = "madrigal"
+    assert absent not in set(small_dataset.segment_styles)
+    report = evaluate_models(
+        {},
+        heldout=small_dataset,
+        novelty_index=NoveltyIndex([]),
+        conditions={**conditions, absent: conditions["chorale"]},
+        classify=lambda midi: "chorale",
+        samples_per_style=2,
+        training=small_dataset,
+    )
+    strict = json.loads(json.dumps(report, allow_nan=False))  # raises on NaN or infinity
+    assert strict["reference"]["conditioning_fidelity"][absent] is None
+    assert strict["reference"]["conditioning_fidelity"]["chorale"] == 1.0

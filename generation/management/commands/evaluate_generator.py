@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from generation.generator import (
 from generation.ml.evaluation import LIKELIHOOD_SAMPLES, evaluate_models, style_conditions
 from generation.ml.models import ConditionalVAE, LSTMBaseline, TokenModel
 from generation.ml.sampling import DEFAULT_TEMPERATURE
+from generation.ml.training import CheckpointError, load_model
 
 SILENT = "silent"
 # What each comparison slot must hold, so that a swapped file cannot pass as the other.
@@ -59,7 +61,7 @@ class Command(BaseCommand):
         for option in ("samples_per_style", "likelihood_samples"):
             if options[option] < 1:
                 raise CommandError(f"--{option.replace('_', '-')} must be at least 1")
-        if options["temperature"] < 0:
+        if not math.isfinite(options["temperature"]) or options["temperature"] < 0:
             raise CommandError("--temperature must be at least 0 (0 decodes greedily)")
         try:
             main = generator_from(options["checkpoint"])
@@ -102,8 +104,8 @@ class Command(BaseCommand):
 def _comparison(name: str, path: Path) -> TokenModel:
     expected, kind, conditional = COMPARISONS[name]
     try:
-        model = generator_from(path).model
-    except GeneratorUnavailable as exc:
+        model, _ = load_model(path)  # no novelty index needed: the main model's is used
+    except CheckpointError as exc:
         raise CommandError(f"--{name} {path}: {exc}") from exc
     if not isinstance(model, kind) or model.use_condition != conditional:
         raise CommandError(f"--{name} must be {expected}; {path} holds {model.version}")

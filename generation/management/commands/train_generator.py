@@ -65,6 +65,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         _check_options(options)
+        # Built before the dataset, so a bad --config is refused before the data is read.
+        model = _fresh_model(options["variant"], options["config"], options["seed"])
         if options["threads"]:
             torch.set_num_threads(options["threads"])
         styles = [s for s in options["styles"].split(",") if s]
@@ -78,7 +80,6 @@ class Command(BaseCommand):
         train_set, valid_set = dataset.subset("train"), dataset.subset("valid")
         if not len(train_set):
             raise CommandError("no training segments: the pieces are all too short")
-        model = _fresh_model(options["variant"], options["config"], options["seed"])
         training = TrainingConfig(
             epochs=options["epochs"],
             batch_size=options["batch_size"],
@@ -116,6 +117,8 @@ def _check_options(options: dict[str, Any]) -> None:
     for option in ("epochs", "batch_size", "limit_per_style", "threads", "prior_components"):
         if options[option] is not None and options[option] < 1:
             raise CommandError(f"--{option.replace('_', '-')} must be at least 1")
+    if not 0 <= options["seed"] < 2**32:
+        raise CommandError("--seed must be between 0 and 2**32 - 1")
     if options["time_limit"] is not None and options["time_limit"] <= 0:
         raise CommandError("--time-limit must be positive (seconds)")
     unknown = sorted({s for s in options["styles"].split(",") if s} - set(STYLES))
