@@ -267,10 +267,10 @@ def conditioning_fidelity(
 ) -> dict[str, float]:
     """Per requested style, the fraction of its pieces the style classifier recognizes."""
     accuracy = {
-        style: float(np.mean([classify(midi) == style for midi in midis]))
+        style: _finite_mean([float(classify(midi) == style) for midi in midis])
         for style, midis in generated.items()
     }
-    accuracy["mean"] = float(np.mean(list(accuracy.values()))) if accuracy else float("nan")
+    accuracy["mean"] = _finite_mean(list(accuracy.values()))  # over the styles with pieces
     return accuracy
 
 

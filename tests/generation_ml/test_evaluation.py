@@ -177,3 +177,6 @@ def test_a_style_without_held_out_music_is_reported_as_null_not_nan(small_datase
     strict = json.loads(json.dumps(report, allow_nan=False))  # raises on NaN or infinity
     assert strict["reference"]["conditioning_fidelity"][absent] is None
     assert strict["reference"]["conditioning_fidelity"]["chorale"] == 1.0
+    fidelity = strict["reference"]["conditioning_fidelity"]
+    per_style = [fidelity[style] for style in conditions]  # the styles with held-out music
+    assert fidelity["mean"] == pytest.approx(sum(per_style) / len(per_style))
