@@ -16,6 +16,7 @@ from generation.generator import (
     training_dataset,
     training_pieces,
 )
+from generation.management.options import require_at_least_one
 from generation.ml.evaluation import LIKELIHOOD_SAMPLES, evaluate_models, style_conditions
 from generation.ml.models import ConditionalVAE, LSTMBaseline, TokenModel
 from generation.ml.sampling import DEFAULT_TEMPERATURE
@@ -58,9 +59,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print one JSON object only")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        for option in ("samples_per_style", "likelihood_samples"):
-            if options[option] < 1:
-                raise CommandError(f"--{option.replace('_', '-')} must be at least 1")
+        require_at_least_one(options, "samples_per_style", "likelihood_samples")
         if not math.isfinite(options["temperature"]) or options["temperature"] < 0:
             raise CommandError("--temperature must be at least 0 (0 decodes greedily)")
         try:

@@ -12,6 +12,7 @@ from generation.generator import (
     training_dataset,
     training_pieces,
 )
+from generation.management.options import require_at_least_one
 from generation.ml.latent_prior import DEFAULT_COMPONENTS
 from generation.ml.models import ConditionalVAE
 from generation.ml.training import CheckpointError, attach_latent_prior, load_model
@@ -40,8 +41,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if options["components"] < 1:
-            raise CommandError("--components must be at least 1")
+        require_at_least_one(options, "components")
         registered = registered_artifact_at(options["checkpoint"])
         if registered is not None:
             raise CommandError(

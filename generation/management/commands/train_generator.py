@@ -17,6 +17,7 @@ from generation.generator import (
     training_dataset,
     training_pieces,
 )
+from generation.management.options import require_at_least_one
 from generation.ml.data import dataset_statistics
 from generation.ml.latent_prior import DEFAULT_COMPONENTS
 from generation.ml.models import VARIANTS, ConditionalVAE, TokenModel, build_model
@@ -114,9 +115,9 @@ def _check_options(options: dict[str, Any]) -> None:
     """Refuse what would fail or mislead only after the dataset is built."""
     if not 0.0 <= options["style_balance"] <= 1.0:
         raise CommandError("--style-balance must be between 0 and 1")
-    for option in ("epochs", "batch_size", "limit_per_style", "threads", "prior_components"):
-        if options[option] is not None and options[option] < 1:
-            raise CommandError(f"--{option.replace('_', '-')} must be at least 1")
+    require_at_least_one(
+        options, "epochs", "batch_size", "limit_per_style", "threads", "prior_components"
+    )
     if not 0 <= options["seed"] < 2**32:
         raise CommandError("--seed must be between 0 and 2**32 - 1")
     if options["time_limit"] is not None and options["time_limit"] <= 0:
