@@ -25,6 +25,7 @@ from generation.ml.data import SegmentDataset, TrainingPiece, build_dataset
 from generation.ml.evaluation import NoveltyIndex, note_sequences
 from generation.ml.models import TokenModel
 from generation.ml.training import (
+    GUIDANCE_KEY,
     LATENT_PRIOR_KEY,
     CheckpointError,
     load_model,
@@ -156,6 +157,7 @@ def register_checkpoint(
             "model": metadata.get("model_config", {}),
             "training": metadata.get("training_config", {}),
             "latent_prior": None if prior is None else dict(prior["fitted_on"]),
+            "sampling_guidance": metadata.get(GUIDANCE_KEY, 1.0),
             "source": source,
         },
         data_summary=dict(metadata.get("data_summary", {})),

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.core.management.base import CommandError
+
+from generation.ml.models import ConditionalVAE, TokenModel
 
 
 def require_at_least_one(options: dict[str, Any], *names: str) -> None:
@@ -12,3 +15,18 @@ def require_at_least_one(options: dict[str, Any], *names: str) -> None:
     for name in names:
         if options[name] is not None and options[name] < 1:
             raise CommandError(f"--{name.replace('_', '-')} must be at least 1")
+
+
+def check_guidance_option(model: TokenModel, guidance: float) -> None:
+    """Refuse a ``--guidance`` that ``model`` cannot sample with: any value but 1 needs a
+    conditional CVAE trained with condition dropout."""
+    if not math.isfinite(guidance) or guidance < 0:
+        raise CommandError("--guidance must be a finite number of at least 0")
+    if guidance == 1.0:
+        return
+    if not isinstance(model, ConditionalVAE):
+        raise CommandError(f"--guidance: a {model.kind!r} model is not sampled with guidance")
+    try:
+        model.check_guidance(guidance)
+    except ValueError as exc:
+        raise CommandError(f"--guidance: {exc}") from exc

@@ -400,6 +400,7 @@ def evaluate_models(
             "version": model.version,
             "conditional": model.use_condition,
             "latent": isinstance(model, ConditionalVAE),
+            "guidance": model.guidance if isinstance(model, ConditionalVAE) else None,
             "reconstruction": reconstruction_metrics(
                 model, heldout, seed=seed, likelihood_samples=likelihood_samples
             ),

@@ -60,6 +60,10 @@ class CVAEConfig:
     dropout: float = 0.1
     held_pitch_input: bool = True
     held_duration_input: bool = True
+    # Share of training segments whose decoder sees no condition (the encoder still sees
+    # it), so that sampling can steer by classifier-free guidance (Ho & Salimans 2022):
+    # without such training the decoder has never met the empty condition.
+    condition_dropout: float = 0.0
 
 
 # Config values of checkpoints written before a field existed: they behave as they did then.
@@ -227,6 +231,8 @@ class ConditionalVAE(TokenModel):
         self.dropout = nn.Dropout(config.dropout)
         # Fitted after training (generation.ml.latent_prior); None samples from N(0, I).
         self.latent_prior: LatentPrior | None = None
+        # Classifier-free guidance of sampling (:meth:`decode`); 1 samples as trained.
+        self.guidance = 1.0
 
     def encode(
         self, tokens: torch.Tensor, condition: torch.Tensor
@@ -359,35 +365,62 @@ class ConditionalVAE(TokenModel):
         bars: int = BARS_PER_SEGMENT,
         temperature: float = 1.0,
         generator: torch.Generator | None = None,
+        guidance: float = 1.0,
     ) -> torch.Tensor:
-        """Tokens ``(batch, voice, bars * 16)``; ``temperature <= 0`` decodes greedily."""
+        """Tokens ``(batch, voice, bars * 16)``; ``temperature <= 0`` decodes greedily.
+
+        ``guidance`` other than 1 steers each step by classifier-free guidance: the
+        logits under the empty condition plus ``guidance`` times what the condition adds
+        to them, both decoded from the same code and the same tokens so far. Only a model
+        trained with ``condition_dropout`` knows the empty condition.
+        """
+        batch = z.shape[0]
+        guided = guidance != 1.0
+        if guided:
+            self.check_guidance(guidance)
+            z = torch.cat([z, z])
+            condition = torch.cat([condition, torch.zeros_like(condition)])
         bar_embeddings = self.bar_embeddings(z, condition, bars)
         condition = self.condition(condition)
-        previous = torch.full((z.shape[0], VOICES), REST, dtype=torch.long)
+        previous = torch.full((batch, VOICES), REST, dtype=torch.long)
         held, held_steps = previous, torch.zeros_like(previous)
         written = []
         gate_tables = self._step_gate_tables()
         context_weight = self.decoder.weight_ih[:, -(self.config.bar_embedding_dim + VECTOR_DIM) :]
         for bar in range(bars):
-            noise = self.sampling_noise(STEPS_PER_BAR, z.shape[0], temperature, generator)
+            noise = self.sampling_noise(STEPS_PER_BAR, batch, temperature, generator)
             bar_embedding = bar_embeddings[:, bar]
             context = torch.cat([bar_embedding, condition], dim=-1)
             context_gates = F.linear(context, context_weight, self.decoder.bias_ih)
             state = torch.tanh(self.decoder_init(bar_embedding))
             for step in range(STEPS_PER_BAR):
-                input_gates = context_gates
-                for table, values in zip(gate_tables, (previous, held, held_steps), strict=True):
-                    if table is not None:
-                        input_gates = input_gates + table[self.voices, values].sum(dim=1)
-                state = self.decoder_step(input_gates, state)
+                token_gates = sum(
+                    table[self.voices, values].sum(dim=1)
+                    for table, values in zip(gate_tables, (previous, held, held_steps), strict=True)
+                    if table is not None
+                )
+                state = self.decoder_step(
+                    context_gates + token_gates.repeat(2 if guided else 1, 1), state
+                )
+                logits = self.logits(state)
+                if guided:
+                    conditioned, unconditioned = logits.chunk(2)
+                    logits = unconditioned + guidance * (conditioned - unconditioned)
                 step_noise = None if noise is None else noise[step]
-                previous = self.pick(self.logits(state), previous, step_noise)
+                previous = self.pick(logits, previous, step_noise)
                 held = torch.where(previous == HOLD, held, previous)
                 held_steps = torch.where(
                     previous == HOLD, (held_steps + 1).clamp(max=MAX_HELD_STEPS), 0
                 )
                 written.append(previous)
         return torch.stack(written, dim=-1)
+
+    def check_guidance(self, guidance: float) -> None:
+        """Refuse a guidance other than 1 for a model that never saw the empty condition."""
+        if guidance != 1.0 and not (self.use_condition and self.config.condition_dropout > 0):
+            raise ValueError(
+                "guidance needs a conditional model trained with condition_dropout > 0"
+            )
 
     def loss(
         self,
@@ -402,11 +435,20 @@ class ConditionalVAE(TokenModel):
         """
         mu, log_var = self.encode(tokens, condition)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * log_var)
-        reconstruction, accuracy = self.token_nll(self.decode_logits(z, condition, tokens), tokens)
+        logits = self.decode_logits(z, self.dropped_condition(condition), tokens)
+        reconstruction, accuracy = self.token_nll(logits, tokens)
         kl_per_dimension = 0.5 * (mu.pow(2) + log_var.exp() - 1.0 - log_var).mean(0)
         kl = kl_per_dimension.sum()
         penalized = torch.clamp(kl_per_dimension, min=free_bits).sum()
         return LossBreakdown(reconstruction + kl_weight * penalized, reconstruction, kl, accuracy)
+
+    def dropped_condition(self, condition: torch.Tensor) -> torch.Tensor:
+        """In training, ``condition`` with the rows of a ``condition_dropout`` share of the
+        segments zeroed: the empty condition that guided sampling contrasts with."""
+        if not self.training or self.config.condition_dropout == 0:
+            return condition
+        kept = torch.rand(condition.shape[0], 1, device=condition.device)
+        return condition * (kept >= self.config.condition_dropout)
 
     def teacher_forced_logits(self, tokens: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
         mu, _ = self.encode(tokens, condition)
@@ -460,7 +502,7 @@ class ConditionalVAE(TokenModel):
             )
         else:
             z = self.latent_prior.sample(condition, generator)
-        return self.decode(z, condition, bars, temperature, generator)
+        return self.decode(z, condition, bars, temperature, generator, self.guidance)
 
 
 class LSTMBaseline(TokenModel):

@@ -162,7 +162,7 @@ def vary(
         mu, _ = vae.encode(_segment_of(midi), conditions)
         noise = torch.randn(mu.shape, generator=generator)
         tokens = vae.decode(
-            mu + amount * noise, conditions, BARS_PER_SEGMENT, temperature, generator
+            mu + amount * noise, conditions, BARS_PER_SEGMENT, temperature, generator, vae.guidance
         )
     return _to_midis(tokens, [condition], vae, seed)[0]
 
@@ -199,7 +199,9 @@ def interpolate(
         conditions = [
             ((1 - f) * condition_a + f * condition_b).astype(np.float32) for f in fractions
         ]
-        tokens = vae.decode(latents, torch.from_numpy(np.stack(conditions)), temperature=0)
+        tokens = vae.decode(
+            latents, torch.from_numpy(np.stack(conditions)), temperature=0, guidance=vae.guidance
+        )
     return _to_midis(tokens, conditions, vae, None)
 
 
@@ -208,10 +210,18 @@ def restyle(
     midi: pretty_midi.PrettyMIDI | Path | str,
     condition: np.ndarray,
     source_condition: np.ndarray,
+    guidance: float | None = None,
 ) -> pretty_midi.PrettyMIDI:
-    """Style transfer: encode under the piece's own condition, decode under another."""
+    """Style transfer: encode under the piece's own condition, decode under another, with
+    ``guidance`` (default: the model's own), which pulls the decoding towards the new style
+    and away from the one the code carries."""
     vae = _require_vae(model).eval()
     with torch.inference_mode():
         mu, _ = vae.encode(_segment_of(midi), _condition_tensor(source_condition, 1))
-        tokens = vae.decode(mu, _condition_tensor(condition, 1), temperature=0)
+        tokens = vae.decode(
+            mu,
+            _condition_tensor(condition, 1),
+            temperature=0,
+            guidance=vae.guidance if guidance is None else guidance,
+        )
     return _to_midis(tokens, [condition], vae, None)[0]

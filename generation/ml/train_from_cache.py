@@ -44,13 +44,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--kl-weight", type=float, default=TrainingConfig.kl_weight)
     parser.add_argument("--free-bits", type=float, default=TrainingConfig.free_bits)
     parser.add_argument("--style-balance", type=float, default=TrainingConfig.style_balance)
+    parser.add_argument("--config", type=json.loads, default={}, help="JSON model overrides")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--work", type=Path, default=Path("."), help="resumable checkpoints")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     dataset = load_dataset(args.cache)
     kind, config = VARIANTS[args.variant]
-    model = build_model(kind, config, seed=args.seed).to(torch.device(args.device))
+    model = build_model(kind, {**config, **args.config}, seed=args.seed).to(
+        torch.device(args.device)
+    )
     training = TrainingConfig(
         epochs=args.epochs,
         seed=args.seed,

@@ -33,6 +33,7 @@ from generation.ml.models import (
 CHECKPOINT_FORMAT = "generation.ml/checkpoint"
 CHECKPOINT_VERSION = 1
 LATENT_PRIOR_KEY = "latent_prior"
+GUIDANCE_KEY = "sampling_guidance"
 
 
 class CheckpointError(Exception):
@@ -300,13 +301,18 @@ def _restore(
 
 
 def model_version(
-    kind: str, state_dict: dict[str, torch.Tensor], prior: LatentPrior | None = None
+    kind: str,
+    state_dict: dict[str, torch.Tensor],
+    prior: LatentPrior | None = None,
+    guidance: float = 1.0,
 ) -> str:
-    """``kind-<12 hex>``: a digest of the weights (and of the sampling prior, which changes
-    what the model writes), so equal models give equal versions."""
+    """``kind-<12 hex>``: a digest of the weights (and of the sampling prior and guidance,
+    which change what the model writes), so equal models give equal versions."""
     tensors = dict(state_dict)
     if prior is not None:
         tensors.update({f"{LATENT_PRIOR_KEY}.{k}": v for k, v in prior.state().items()})
+    if guidance != 1.0:
+        tensors[GUIDANCE_KEY] = torch.tensor(guidance, dtype=torch.float64)
     hasher = hashlib.sha256()
     for name, tensor in sorted(tensors.items()):
         hasher.update(name.encode())
@@ -385,6 +391,8 @@ def load_model(path: Path) -> tuple[TokenModel, dict[str, object]]:
         raise CheckpointError(f"{path} does not match the model code: {error}") from error
     if LATENT_PRIOR_KEY in checkpoint:
         model.latent_prior = _stored_prior(checkpoint[LATENT_PRIOR_KEY], model, path)
+    if GUIDANCE_KEY in checkpoint:
+        model.guidance = _stored_guidance(checkpoint[GUIDANCE_KEY], model, path)
     model.version = checkpoint["model_version"]
     model.eval()
     metadata = {k: v for k, v in checkpoint.items() if k not in ("state_dict", "resume")}
@@ -411,13 +419,7 @@ def attach_latent_prior(
     ``train_set`` (one mixture per style, one shared mixture for the unconditional
     ablation), store it in the CVAE checkpoint at ``path`` and return the new model version.
     """
-    checkpoint = read_checkpoint(path)
-    if checkpoint["model_kind"] != ConditionalVAE.kind or not isinstance(model, ConditionalVAE):
-        raise CheckpointError(f"{path} holds a {checkpoint['model_kind']!r} model, not a CVAE")
-    if model_version(model.kind, model.state_dict()) != model_version(
-        checkpoint["model_kind"], checkpoint["state_dict"]
-    ):
-        raise CheckpointError(f"{path} holds other weights than the model given")
+    checkpoint = _checkpoint_of(path, model)
     mu, log_var = model.posterior(train_set.tokens, train_set.conditions)
     styles = list(train_set.segment_styles) if model.use_condition else None
     prior = fit_latent_prior(mu, log_var, styles, components, seed)
@@ -430,10 +432,43 @@ def attach_latent_prior(
             "seed": seed,
         },
     }
-    version = model_version(checkpoint["model_kind"], checkpoint["state_dict"], prior)
+    return _store_sampling_settings(path, checkpoint, model)
+
+
+def set_sampling_guidance(path: Path, model: ConditionalVAE, guidance: float) -> str:
+    """Store the classifier-free guidance that sampling from the CVAE checkpoint at ``path``
+    uses (:meth:`ConditionalVAE.decode`) and return the new model version; raises
+    ValueError for a model that was not trained for guidance."""
+    checkpoint = _checkpoint_of(path, model)
+    model.check_guidance(guidance)
+    checkpoint[GUIDANCE_KEY] = float(guidance)
+    return _store_sampling_settings(path, checkpoint, model)
+
+
+def _checkpoint_of(path: Path, model: ConditionalVAE) -> dict[str, object]:
+    """The CVAE checkpoint at ``path``, refused unless it holds ``model``'s weights."""
+    checkpoint = read_checkpoint(path)
+    if checkpoint["model_kind"] != ConditionalVAE.kind or not isinstance(model, ConditionalVAE):
+        raise CheckpointError(f"{path} holds a {checkpoint['model_kind']!r} model, not a CVAE")
+    if model_version(model.kind, model.state_dict()) != model_version(
+        checkpoint["model_kind"], checkpoint["state_dict"]
+    ):
+        raise CheckpointError(f"{path} holds other weights than the model given")
+    return checkpoint
+
+
+def _store_sampling_settings(
+    path: Path, checkpoint: dict[str, object], model: ConditionalVAE
+) -> str:
+    """Write ``checkpoint`` with the version that its weights, prior and guidance give, and
+    give ``model`` that prior, guidance and version."""
+    stored_prior = checkpoint.get(LATENT_PRIOR_KEY)
+    prior = None if stored_prior is None else _stored_prior(stored_prior, model, path)
+    guidance = float(checkpoint.get(GUIDANCE_KEY, 1.0))
+    version = model_version(model.kind, checkpoint["state_dict"], prior, guidance)
     checkpoint["model_version"] = version
     _write_atomically(checkpoint, Path(path))
-    model.latent_prior, model.version = prior, version
+    model.latent_prior, model.guidance, model.version = prior, guidance, version
     return version
 
 
@@ -445,3 +480,17 @@ def _stored_prior(stored: dict[str, object], model: TokenModel, path: Path) -> L
     if not isinstance(model, ConditionalVAE) or prior.latent_dim != model.config.latent_dim:
         raise CheckpointError(f"{path} has a latent prior that does not fit its model")
     return prior
+
+
+def _stored_guidance(stored: object, model: TokenModel, path: Path) -> float:
+    if not isinstance(stored, float) or not math.isfinite(stored) or stored < 0:
+        raise CheckpointError(f"{path} has an unreadable sampling guidance: {stored!r}")
+    if not isinstance(model, ConditionalVAE):
+        raise CheckpointError(f"{path} has a sampling guidance but holds no CVAE")
+    try:
+        model.check_guidance(stored)
+    except ValueError as error:
+        raise CheckpointError(
+            f"{path} has a sampling guidance its model cannot use: {error}"
+        ) from error
+    return stored

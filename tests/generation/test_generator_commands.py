@@ -15,8 +15,8 @@ from django.core.management.base import CommandError
 
 from artifacts.models import ModelArtifact
 from artifacts.services import activate_artifact
-from generation.generator import SHIPPED, load_generator, register_checkpoint
-from generation.ml.training import LATENT_PRIOR_KEY, load_model
+from generation.generator import SHIPPED, generator_work_dir, load_generator, register_checkpoint
+from generation.ml.training import GUIDANCE_KEY, LATENT_PRIOR_KEY, load_model
 from tests.generation.conftest import TINY_GENERATOR, train_tiny_generator
 
 pytestmark = pytest.mark.django_db
@@ -63,6 +63,29 @@ def test_fit_generator_prior_refuses_what_it_cannot_fit_and_leaves_the_file_alon
     with pytest.raises(CommandError, match="must not change"):
         call_command("fit_generator_prior", str(stored))
     assert load_generator(stored).version == tiny_world.version
+
+
+def test_train_generator_stores_a_guidance_and_fit_generator_prior_changes_it(tiny_world, tmp_path):
+    path = tmp_path / "guided.pt"
+    # The module's run of another config left its resumable checkpoint, which is refused.
+    (generator_work_dir() / "cvae.pt").unlink()
+    guided_config = {**TINY_GENERATOR, "condition_dropout": 0.2}
+    train_tiny_generator("--out", str(path), "--guidance", "2", config=guided_config)
+    guided, metadata = load_model(path)
+    assert guided.guidance == metadata[GUIDANCE_KEY] == 2.0
+    out = StringIO()
+    call_command("fit_generator_prior", str(path), "--guidance", "1", stdout=out)
+    unguided, _ = load_model(path)
+    assert unguided.guidance == 1.0 and unguided.version != guided.version
+    assert f"sampling guidance 1.0: {guided.version} -> {unguided.version}" in out.getvalue()
+    before = path.read_bytes()
+    with pytest.raises(CommandError, match="--guidance must be a finite number"):
+        call_command("fit_generator_prior", str(path), "--guidance", "-1")
+    with pytest.raises(CommandError, match=r"--guidance: guidance needs .* condition_dropout"):
+        call_command(
+            "fit_generator_prior", str(_copy_of_active(tiny_world, tmp_path)), "--guidance", "2"
+        )
+    assert path.read_bytes() == before
 
 
 def _refitted_copy(tiny_world, tmp_path: Path, name: str, components: int) -> Path:
@@ -125,6 +148,8 @@ def test_evaluate_generator_reports_cvae_ablation_and_lstm_side_by_side(tiny_wor
         call_command("evaluate_generator", "--samples-per-style", "0")
     with pytest.raises(CommandError, match="--temperature must be at least 0"):
         call_command("evaluate_generator", "--temperature", "nan")
+    with pytest.raises(CommandError, match=r"--guidance: guidance needs .* condition_dropout"):
+        call_command("evaluate_generator", "--guidance", "2")
     call_command("load_defaults", "--generator", str(cvae), stdout=StringIO())  # the classifier
     out = StringIO()
     call_command(
@@ -212,6 +237,9 @@ def test_generate_refuses_bad_options_naming_each_and_writes_nothing(tiny_world,
         (("--styles", "fiddle,jazz"), r"--styles: unknown \['jazz'\]"),
         (("--time-limit", "0"), "--time-limit must be positive"),
         (("--seed", "-1"), "--seed must be between 0 and"),
+        (("--guidance", "2"), "--guidance: guidance needs .* condition_dropout"),
+        (("--variant", "lstm", "--guidance", "2"), "--guidance: a 'lstm' model is not sampled"),
+        (("--guidance", "inf"), "--guidance must be a finite number"),
     ],
 )
 def test_train_generator_refuses_bad_options_and_writes_nothing(

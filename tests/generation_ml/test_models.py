@@ -133,3 +133,60 @@ def test_the_lstm_likelihood_is_its_exact_per_segment_nll(small_dataset):
         nll = float(model.loss(tokens, conditions).reconstruction)
     assert per_segment.shape == (len(tokens),)
     assert float(per_segment.mean()) == pytest.approx(-nll, rel=1e-5)
+
+
+GUIDED_CVAE = dataclasses.replace(TINY_CVAE, condition_dropout=0.2)
+
+
+@pytest.mark.parametrize("guidance", [0.0, 2.5])
+def test_guided_decoding_follows_the_guided_combination_of_both_decoders(guidance):
+    """Each step picks from the unconditioned logits plus ``guidance`` times what the
+    condition adds, both computed on the same code and the tokens written so far."""
+    torch.manual_seed(5)
+    model = ConditionalVAE(GUIDED_CVAE).eval()
+    z = torch.randn(3, GUIDED_CVAE.latent_dim)
+    condition = torch.rand(3, 12)
+    written = model.decode(z, condition, bars=2, temperature=0, guidance=guidance)
+    with torch.no_grad():
+        conditioned = model.decode_logits(z, condition, written)
+        unconditioned = model.decode_logits(z, torch.zeros_like(condition), written)
+    guided = unconditioned + guidance * (conditioned - unconditioned)
+    allowed = guided + model.transition_mask[model.shifted(written)].transpose(1, 2)
+    assert torch.equal(allowed.argmax(-1).transpose(1, 2), written)
+    assert not torch.equal(written, model.decode(z, condition, bars=2, temperature=0))
+
+
+def test_sampling_uses_the_models_guidance():
+    torch.manual_seed(6)
+    model = ConditionalVAE(GUIDED_CVAE).eval()
+    condition = torch.rand(2, 12)
+
+    def sampled() -> torch.Tensor:
+        return model.sample(condition, bars=2, generator=torch.Generator().manual_seed(1))
+
+    plain = sampled()
+    model.guidance = 3.0
+    assert not torch.equal(sampled(), plain)
+    assert torch.equal(sampled(), sampled())
+
+
+@pytest.mark.parametrize(
+    "config",
+    [TINY_CVAE, dataclasses.replace(GUIDED_CVAE, use_condition=False)],
+    ids=["trained without condition dropout", "unconditional ablation"],
+)
+def test_guidance_is_refused_for_a_model_that_never_saw_the_empty_condition(config):
+    model = ConditionalVAE(config).eval()
+    with pytest.raises(ValueError, match="condition_dropout"):
+        model.decode(torch.zeros(1, config.latent_dim), torch.rand(1, 12), 1, guidance=2.0)
+
+
+def test_condition_dropout_empties_about_its_share_of_training_conditions():
+    model = ConditionalVAE(dataclasses.replace(TINY_CVAE, condition_dropout=0.25))
+    condition = torch.rand(4000, 12) + 0.1
+    torch.manual_seed(7)
+    dropped = model.dropped_condition(condition)
+    emptied = (dropped == 0).all(dim=1)
+    assert 0.2 < emptied.float().mean().item() < 0.3
+    assert torch.equal(dropped[~emptied], condition[~emptied])
+    assert torch.equal(model.eval().dropped_condition(condition), condition)

@@ -91,6 +91,27 @@ def test_vary_interpolate_and_restyle_write_ai_midi(real_pieces):
     assert {i.program for i in restyled.instruments} <= set(STYLE_INSTRUMENTS["fiddle"])
 
 
+def test_restyle_and_vary_follow_the_models_guidance(real_pieces):
+    model = _model(ConditionalVAE, dataclasses.replace(TINY_CVAE, condition_dropout=0.2))
+    chorale = next(p for p in real_pieces if p.style == "chorale")
+    tune = next(p for p in real_pieces if p.style == "fiddle")
+
+    def restyled(**guidance: float) -> list[tuple[int, float, float]]:
+        return _notes(
+            restyle(model, chorale.midi_path, tune.condition, chorale.condition, **guidance)
+        )
+
+    def varied() -> list[tuple[int, float, float]]:
+        return _notes(vary(model, chorale.midi_path, 1.0, 3, chorale.condition, temperature=0.5))
+
+    unguided, unguided_variation = restyled(), varied()
+    assert restyled(guidance=4.0) != unguided
+    model.guidance = 4.0
+    assert restyled() == restyled(guidance=4.0)
+    assert restyled(guidance=1.0) == unguided
+    assert varied() != unguided_variation
+
+
 def test_latent_operations_refuse_the_lstm(real_pieces):
     piece = real_pieces[0]
     with pytest.raises(TypeError, match="conditional VAE"):

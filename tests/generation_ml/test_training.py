@@ -13,6 +13,7 @@ from generation.ml import train_from_cache
 from generation.ml.data import save_dataset
 from generation.ml.models import ConditionalVAE, LSTMBaseline, build_model
 from generation.ml.training import (
+    GUIDANCE_KEY,
     LATENT_PRIOR_KEY,
     CheckpointError,
     TrainingConfig,
@@ -22,6 +23,7 @@ from generation.ml.training import (
     learning_rate_at,
     load_model,
     read_checkpoint,
+    set_sampling_guidance,
     train,
 )
 from tests.generation_ml.conftest import TINY_CVAE, TINY_LSTM
@@ -224,3 +226,40 @@ def test_a_checkpoint_from_before_the_held_note_inputs_loads_as_it_was_trained(
     conditions = torch.from_numpy(small_dataset.conditions[:2])
     z = torch.zeros(2, TINY_CVAE.latent_dim)
     assert torch.equal(model.decode(z, conditions, 2, 0), result.model.decode(z, conditions, 2, 0))
+
+
+def test_a_checkpoint_carries_its_sampling_guidance_in_its_version(small_dataset, tmp_path):
+    config = dataclasses.replace(TINY_CVAE, condition_dropout=0.2)
+    result = _train(
+        build_model("cvae", dataclasses.asdict(config), seed=FAST.seed),
+        small_dataset,
+        tmp_path / "run.pt",
+    )
+    shipped = export_checkpoint(tmp_path / "run.pt", tmp_path / "shipped.pt")
+    plain = attach_latent_prior(shipped, result.model, small_dataset, components=2)
+    guided = set_sampling_guidance(shipped, result.model, 2.5)
+    assert guided != plain
+    model, metadata = load_model(shipped)
+    assert (model.guidance, model.version, metadata[GUIDANCE_KEY]) == (2.5, guided, 2.5)
+    conditions = torch.from_numpy(small_dataset.conditions[:3])
+    written = model.sample(conditions, generator=torch.Generator().manual_seed(0))
+    model.guidance = 1.0
+    assert not torch.equal(
+        written, model.sample(conditions, generator=torch.Generator().manual_seed(0))
+    )
+    # The prior refitted under a stored guidance keeps it; guidance 1 is the unguided version.
+    assert attach_latent_prior(shipped, result.model, small_dataset, components=2) == guided
+    assert set_sampling_guidance(shipped, result.model, 1.0) == plain
+
+
+def test_guidance_is_refused_for_a_model_trained_without_condition_dropout(small_dataset, tmp_path):
+    result = _train(_tiny_cvae(), small_dataset, tmp_path / "run.pt")
+    before = (tmp_path / "run.pt").read_bytes()
+    with pytest.raises(ValueError, match="condition_dropout"):
+        set_sampling_guidance(tmp_path / "run.pt", result.model, 2.0)
+    assert (tmp_path / "run.pt").read_bytes() == before and result.model.guidance == 1.0
+    checkpoint = read_checkpoint(tmp_path / "run.pt")
+    checkpoint[GUIDANCE_KEY] = 2.0
+    torch.save(checkpoint, tmp_path / "forged.pt")
+    with pytest.raises(CheckpointError, match="sampling guidance its model cannot use"):
+        load_model(tmp_path / "forged.pt")

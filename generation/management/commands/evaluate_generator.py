@@ -16,7 +16,7 @@ from generation.generator import (
     training_dataset,
     training_pieces,
 )
-from generation.management.options import require_at_least_one
+from generation.management.options import check_guidance_option, require_at_least_one
 from generation.ml.evaluation import LIKELIHOOD_SAMPLES, evaluate_models, style_conditions
 from generation.ml.models import ConditionalVAE, LSTMBaseline, TokenModel
 from generation.ml.sampling import DEFAULT_TEMPERATURE
@@ -45,6 +45,12 @@ class Command(BaseCommand):
         parser.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE)
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument(
+            "--guidance",
+            type=float,
+            default=None,
+            help="classifier-free guidance of the main model's samples (default: its own)",
+        )
+        parser.add_argument(
             "--likelihood-samples",
             type=int,
             default=LIKELIHOOD_SAMPLES,
@@ -66,6 +72,9 @@ class Command(BaseCommand):
             main = generator_from(options["checkpoint"])
         except GeneratorUnavailable as exc:
             raise CommandError(f"no generator to evaluate: {exc}") from exc
+        if options["guidance"] is not None:
+            check_guidance_option(main.model, options["guidance"])
+            main.model.guidance = options["guidance"]
         models: dict[str, TokenModel] = {"cvae": main.model}
         for name, path in ((name, options[name]) for name in COMPARISONS):
             if path:

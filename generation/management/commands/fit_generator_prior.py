@@ -12,10 +12,15 @@ from generation.generator import (
     training_dataset,
     training_pieces,
 )
-from generation.management.options import require_at_least_one
+from generation.management.options import check_guidance_option, require_at_least_one
 from generation.ml.latent_prior import DEFAULT_COMPONENTS
 from generation.ml.models import ConditionalVAE
-from generation.ml.training import CheckpointError, attach_latent_prior, load_model
+from generation.ml.training import (
+    CheckpointError,
+    attach_latent_prior,
+    load_model,
+    set_sampling_guidance,
+)
 
 
 class Command(BaseCommand):
@@ -23,7 +28,8 @@ class Command(BaseCommand):
         "Fit a trained CVAE checkpoint's sampling prior (a Gaussian mixture per style over "
         "the codes of its training segments; generation.ml.latent_prior) and store it in the "
         "checkpoint, which gets a new model version. train_generator does this itself; this "
-        "command refits it, e.g. with another number of components."
+        "command refits it, e.g. with another number of components, and with --guidance sets "
+        "the classifier-free guidance its samples get."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -36,6 +42,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--components", type=int, default=DEFAULT_COMPONENTS)
         parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument(
+            "--guidance",
+            type=float,
+            default=None,
+            help="classifier-free guidance of its samples (default: keep the stored one)",
+        )
         parser.add_argument(
             "--activate", action="store_true", help="register the refitted checkpoint and serve it"
         )
@@ -55,6 +67,8 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         if not isinstance(model, ConditionalVAE):
             raise CommandError(f"{options['checkpoint']} holds a {model.kind!r} model, not a CVAE")
+        if options["guidance"] is not None:
+            check_guidance_option(model, options["guidance"])
         train_set = dataset.subset("train")
         expected = metadata["data_summary"].get("train_segments")
         if expected is not None and expected != len(train_set):
@@ -66,10 +80,13 @@ class Command(BaseCommand):
         version = attach_latent_prior(
             options["checkpoint"], model, train_set, options["components"], options["seed"]
         )
+        if options["guidance"] is not None:
+            version = set_sampling_guidance(options["checkpoint"], model, options["guidance"])
         scope = "per style" if model.use_condition else "shared by all styles"
         self.stdout.write(
             f"fitted a {options['components']}-component prior {scope} on {len(train_set)} "
-            f"segments: {previous} -> {version} in {options['checkpoint']}"
+            f"segments, sampling guidance {model.guidance}: {previous} -> {version} "
+            f"in {options['checkpoint']}"
         )
         if options["activate"]:
             artifact = register_checkpoint(options["checkpoint"])

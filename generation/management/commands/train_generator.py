@@ -17,7 +17,7 @@ from generation.generator import (
     training_dataset,
     training_pieces,
 )
-from generation.management.options import require_at_least_one
+from generation.management.options import check_guidance_option, require_at_least_one
 from generation.ml.data import dataset_statistics
 from generation.ml.latent_prior import DEFAULT_COMPONENTS
 from generation.ml.models import VARIANTS, ConditionalVAE, TokenModel, build_model
@@ -26,6 +26,7 @@ from generation.ml.training import (
     TrainingConfig,
     attach_latent_prior,
     export_checkpoint,
+    set_sampling_guidance,
     train,
 )
 
@@ -62,12 +63,20 @@ class Command(BaseCommand):
             default=DEFAULT_COMPONENTS,
             help="Gaussians per style in the CVAE's sampling prior (generation.ml.latent_prior)",
         )
+        parser.add_argument(
+            "--guidance",
+            type=float,
+            default=1.0,
+            help="classifier-free guidance its samples get (a CVAE trained with "
+            "condition_dropout); 1 samples as trained",
+        )
         parser.add_argument("--activate", action="store_true", help="register and serve it")
 
     def handle(self, *args: Any, **options: Any) -> None:
         _check_options(options)
         # Built before the dataset, so a bad --config is refused before the data is read.
         model = _fresh_model(options["variant"], options["config"], options["seed"])
+        check_guidance_option(model, options["guidance"])
         if options["threads"]:
             torch.set_num_threads(options["threads"])
         styles = [s for s in options["styles"].split(",") if s]
@@ -101,6 +110,8 @@ class Command(BaseCommand):
         attach_novelty_index(out, list(train_set.tokens))
         if isinstance(result.model, ConditionalVAE):
             attach_latent_prior(out, result.model, train_set, options["prior_components"])
+            if options["guidance"] != 1.0:
+                set_sampling_guidance(out, result.model, options["guidance"])
         self.stdout.write(
             f"{options['variant']} {result.model.version}: stopped by {result.stopped_because} "
             f"after {len(result.history)} epochs, {wall_time:.0f}s; best {result.best_metrics}; "
