@@ -380,6 +380,9 @@ class ConditionalVAE(TokenModel):
             self.check_guidance(guidance)
             z = torch.cat([z, z])
             condition = torch.cat([condition, torch.zeros_like(condition)])
+        # The decoder runs as (copies, batch, ...): copy 0 conditioned, copy 1 (guided only)
+        # under the empty condition; the token inputs broadcast over both.
+        copies = 2 if guided else 1
         bar_embeddings = self.bar_embeddings(z, condition, bars)
         condition = self.condition(condition)
         previous = torch.full((batch, VOICES), REST, dtype=torch.long)
@@ -392,26 +395,22 @@ class ConditionalVAE(TokenModel):
             bar_embedding = bar_embeddings[:, bar]
             context = torch.cat([bar_embedding, condition], dim=-1)
             context_gates = F.linear(context, context_weight, self.decoder.bias_ih)
-            state = torch.tanh(self.decoder_init(bar_embedding))
+            context_gates = context_gates.view(copies, batch, -1)
+            state = torch.tanh(self.decoder_init(bar_embedding)).view(copies, batch, -1)
             for step in range(STEPS_PER_BAR):
-                token_gates = sum(
-                    table[self.voices, values].sum(dim=1)
-                    for table, values in zip(gate_tables, (previous, held, held_steps), strict=True)
-                    if table is not None
-                )
-                state = self.decoder_step(
-                    context_gates + token_gates.repeat(2 if guided else 1, 1), state
-                )
-                logits = self.logits(state)
-                if guided:
-                    conditioned, unconditioned = logits.chunk(2)
-                    logits = unconditioned + guidance * (conditioned - unconditioned)
+                input_gates = context_gates
+                for table, values in zip(gate_tables, (previous, held, held_steps), strict=True):
+                    if table is not None:
+                        input_gates = input_gates + table[self.voices, values].sum(dim=1)
+                state = self.decoder_step(input_gates, state)
+                # The output layer is affine, so mixing the hidden states mixes the logits
+                # the same way: unconditioned + guidance * (conditioned - unconditioned).
+                hidden = torch.lerp(state[1], state[0], guidance) if guided else state[0]
                 step_noise = None if noise is None else noise[step]
-                previous = self.pick(logits, previous, step_noise)
-                held = torch.where(previous == HOLD, held, previous)
-                held_steps = torch.where(
-                    previous == HOLD, (held_steps + 1).clamp(max=MAX_HELD_STEPS), 0
-                )
+                previous = self.pick(self.logits(hidden), previous, step_noise)
+                holding = previous == HOLD
+                held = torch.where(holding, held, previous)
+                held_steps = torch.where(holding, (held_steps + 1).clamp(max=MAX_HELD_STEPS), 0)
                 written.append(previous)
         return torch.stack(written, dim=-1)
 
