@@ -275,7 +275,9 @@ def _restore(
     if resume is None:
         raise CheckpointError(f"{path} is an exported checkpoint without a resume section")
     if checkpoint["model_kind"] != model.kind or checkpoint["model_config"] != model.config_dict():
-        raise CheckpointError(f"{path} was trained with another model kind or configuration")
+        raise CheckpointError(
+            f"{path} is a run of another model kind or configuration: remove it to start afresh"
+        )
     stored, wanted = dict(checkpoint["training_config"]), asdict(config)
     changed = sorted(
         name

@@ -65,10 +65,20 @@ def test_fit_generator_prior_refuses_what_it_cannot_fit_and_leaves_the_file_alon
     assert load_generator(stored).version == tiny_world.version
 
 
-def test_train_generator_stores_a_guidance_and_fit_generator_prior_changes_it(tiny_world, tmp_path):
+@pytest.fixture
+def fresh_cvae_run():
+    """No resumable CVAE run in the work directory before or after the test: a run of
+    another config there is refused, and other modules train the tiny config."""
+    run = generator_work_dir() / "cvae.pt"
+    run.unlink(missing_ok=True)
+    yield
+    run.unlink(missing_ok=True)
+
+
+def test_train_generator_stores_a_guidance_and_fit_generator_prior_changes_it(
+    tiny_world, tmp_path, fresh_cvae_run
+):
     path = tmp_path / "guided.pt"
-    # The module's run of another config left its resumable checkpoint, which is refused.
-    (generator_work_dir() / "cvae.pt").unlink()
     guided_config = {**TINY_GENERATOR, "condition_dropout": 0.2}
     train_tiny_generator("--out", str(path), "--guidance", "2", config=guided_config)
     guided, metadata = load_model(path)
