@@ -27,6 +27,7 @@ from generation.ml.models import TokenModel
 from generation.ml.training import (
     GUIDANCE_KEY,
     LATENT_PRIOR_KEY,
+    TOP_P_KEY,
     CheckpointError,
     load_model,
     read_checkpoint,
@@ -158,6 +159,7 @@ def register_checkpoint(
             "training": metadata.get("training_config", {}),
             "latent_prior": None if prior is None else dict(prior["fitted_on"]),
             "sampling_guidance": metadata.get(GUIDANCE_KEY, 1.0),
+            "sampling_top_p": metadata.get(TOP_P_KEY, 1.0),
             "source": source,
         },
         data_summary=dict(metadata.get("data_summary", {})),

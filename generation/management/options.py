@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import CommandError
 
 from generation.ml.models import ConditionalVAE, TokenModel
+from generation.ml.training import check_top_p
 
 
 def require_at_least_one(options: dict[str, Any], *names: str) -> None:
@@ -30,3 +31,10 @@ def check_guidance_option(model: TokenModel, guidance: float) -> None:
         model.check_guidance(guidance)
     except ValueError as exc:
         raise CommandError(f"--guidance: {exc}") from exc
+
+
+def check_top_p_option(top_p: float) -> None:
+    try:
+        check_top_p(top_p)
+    except ValueError as exc:
+        raise CommandError("--top-p must be above 0 and at most 1 (1 samples every token)") from exc

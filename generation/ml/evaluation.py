@@ -401,6 +401,7 @@ def evaluate_models(
             "conditional": model.use_condition,
             "latent": isinstance(model, ConditionalVAE),
             "guidance": model.guidance if isinstance(model, ConditionalVAE) else None,
+            "top_p": model.top_p,
             "reconstruction": reconstruction_metrics(
                 model, heldout, seed=seed, likelihood_samples=likelihood_samples
             ),

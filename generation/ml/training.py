@@ -34,6 +34,7 @@ CHECKPOINT_FORMAT = "generation.ml/checkpoint"
 CHECKPOINT_VERSION = 1
 LATENT_PRIOR_KEY = "latent_prior"
 GUIDANCE_KEY = "sampling_guidance"
+TOP_P_KEY = "sampling_top_p"
 
 
 class CheckpointError(Exception):
@@ -307,14 +308,16 @@ def model_version(
     state_dict: dict[str, torch.Tensor],
     prior: LatentPrior | None = None,
     guidance: float = 1.0,
+    top_p: float = 1.0,
 ) -> str:
-    """``kind-<12 hex>``: a digest of the weights (and of the sampling prior and guidance,
-    which change what the model writes), so equal models give equal versions."""
+    """``kind-<12 hex>``: a digest of the weights (and of the sampling prior, guidance and
+    nucleus, which change what the model writes), so equal models give equal versions."""
     tensors = dict(state_dict)
     if prior is not None:
         tensors.update({f"{LATENT_PRIOR_KEY}.{k}": v for k, v in prior.state().items()})
-    if guidance != 1.0:
-        tensors[GUIDANCE_KEY] = torch.tensor(guidance, dtype=torch.float64)
+    for key, value in ((GUIDANCE_KEY, guidance), (TOP_P_KEY, top_p)):
+        if value != 1.0:
+            tensors[key] = torch.tensor(value, dtype=torch.float64)
     hasher = hashlib.sha256()
     for name, tensor in sorted(tensors.items()):
         hasher.update(name.encode())
@@ -395,6 +398,8 @@ def load_model(path: Path) -> tuple[TokenModel, dict[str, object]]:
         model.latent_prior = _stored_prior(checkpoint[LATENT_PRIOR_KEY], model, path)
     if GUIDANCE_KEY in checkpoint:
         model.guidance = _stored_guidance(checkpoint[GUIDANCE_KEY], model, path)
+    if TOP_P_KEY in checkpoint:
+        model.top_p = _stored_top_p(checkpoint[TOP_P_KEY], path)
     model.version = checkpoint["model_version"]
     model.eval()
     metadata = {k: v for k, v in checkpoint.items() if k not in ("state_dict", "resume")}
@@ -422,6 +427,8 @@ def attach_latent_prior(
     ablation), store it in the CVAE checkpoint at ``path`` and return the new model version.
     """
     checkpoint = _checkpoint_of(path, model)
+    if not isinstance(model, ConditionalVAE):
+        raise CheckpointError(f"{path} holds a {model.kind!r} model, not a CVAE")
     mu, log_var = model.posterior(train_set.tokens, train_set.conditions)
     styles = list(train_set.segment_styles) if model.use_condition else None
     prior = fit_latent_prior(mu, log_var, styles, components, seed)
@@ -437,21 +444,37 @@ def attach_latent_prior(
     return _store_sampling_settings(path, checkpoint, model)
 
 
-def set_sampling_guidance(path: Path, model: ConditionalVAE, guidance: float) -> str:
-    """Store the classifier-free guidance that sampling from the CVAE checkpoint at ``path``
-    uses (:meth:`ConditionalVAE.decode`) and return the new model version; raises
-    ValueError for a model that was not trained for guidance."""
+def set_sampling(
+    path: Path, model: TokenModel, *, guidance: float | None = None, top_p: float | None = None
+) -> str:
+    """Store how sampling from the checkpoint at ``path`` goes (those given of: the CVAE's
+    classifier-free guidance, :meth:`ConditionalVAE.decode`; the nucleus,
+    :meth:`TokenModel.pick`) and return the new model version; raises ValueError for a
+    setting out of range or a guidance the model was not trained for."""
     checkpoint = _checkpoint_of(path, model)
-    model.check_guidance(guidance)
-    checkpoint[GUIDANCE_KEY] = float(guidance)
+    if guidance is not None:
+        if not isinstance(model, ConditionalVAE):
+            raise ValueError(f"a {model.kind!r} model is not sampled with guidance")
+        model.check_guidance(guidance)
+        checkpoint[GUIDANCE_KEY] = float(guidance)
+    if top_p is not None:
+        check_top_p(top_p)
+        checkpoint[TOP_P_KEY] = float(top_p)
     return _store_sampling_settings(path, checkpoint, model)
 
 
-def _checkpoint_of(path: Path, model: ConditionalVAE) -> dict[str, object]:
-    """The CVAE checkpoint at ``path``, refused unless it holds ``model``'s weights."""
+def check_top_p(top_p: float) -> None:
+    if not 0.0 < top_p <= 1.0:
+        raise ValueError(f"top_p must be above 0 and at most 1, not {top_p}")
+
+
+def _checkpoint_of(path: Path, model: TokenModel) -> dict[str, object]:
+    """The checkpoint at ``path``, refused unless it holds ``model``'s weights."""
     checkpoint = read_checkpoint(path)
-    if checkpoint["model_kind"] != ConditionalVAE.kind or not isinstance(model, ConditionalVAE):
-        raise CheckpointError(f"{path} holds a {checkpoint['model_kind']!r} model, not a CVAE")
+    if checkpoint["model_kind"] != model.kind:
+        raise CheckpointError(
+            f"{path} holds a {checkpoint['model_kind']!r} model, not a {model.kind!r} one"
+        )
     if model_version(model.kind, model.state_dict()) != model_version(
         checkpoint["model_kind"], checkpoint["state_dict"]
     ):
@@ -459,18 +482,19 @@ def _checkpoint_of(path: Path, model: ConditionalVAE) -> dict[str, object]:
     return checkpoint
 
 
-def _store_sampling_settings(
-    path: Path, checkpoint: dict[str, object], model: ConditionalVAE
-) -> str:
-    """Write ``checkpoint`` with the version that its weights, prior and guidance give, and
-    give ``model`` that prior, guidance and version."""
+def _store_sampling_settings(path: Path, checkpoint: dict[str, object], model: TokenModel) -> str:
+    """Write ``checkpoint`` with the version that its weights and sampling settings (prior,
+    guidance, nucleus) give, and give ``model`` those settings and that version."""
     stored_prior = checkpoint.get(LATENT_PRIOR_KEY)
     prior = None if stored_prior is None else _stored_prior(stored_prior, model, path)
     guidance = float(checkpoint.get(GUIDANCE_KEY, 1.0))
-    version = model_version(model.kind, checkpoint["state_dict"], prior, guidance)
+    top_p = float(checkpoint.get(TOP_P_KEY, 1.0))
+    version = model_version(model.kind, checkpoint["state_dict"], prior, guidance, top_p)
     checkpoint["model_version"] = version
     _write_atomically(checkpoint, Path(path))
-    model.latent_prior, model.guidance, model.version = prior, guidance, version
+    if isinstance(model, ConditionalVAE):
+        model.latent_prior, model.guidance = prior, guidance
+    model.top_p, model.version = top_p, version
     return version
 
 
@@ -496,3 +520,11 @@ def _stored_guidance(stored: object, model: TokenModel, path: Path) -> float:
             f"{path} has a sampling guidance its model cannot use: {error}"
         ) from error
     return stored
+
+
+def _stored_top_p(stored: object, path: Path) -> float:
+    try:
+        check_top_p(stored)
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"{path} has an unreadable sampling nucleus: {stored!r}") from error
+    return float(stored)

@@ -16,7 +16,7 @@ from django.core.management.base import CommandError
 from artifacts.models import ModelArtifact
 from artifacts.services import activate_artifact
 from generation.generator import SHIPPED, generator_work_dir, load_generator, register_checkpoint
-from generation.ml.training import GUIDANCE_KEY, LATENT_PRIOR_KEY, load_model
+from generation.ml.training import GUIDANCE_KEY, LATENT_PRIOR_KEY, TOP_P_KEY, load_model
 from tests.generation.conftest import TINY_GENERATOR, train_tiny_generator
 
 pytestmark = pytest.mark.django_db
@@ -87,8 +87,16 @@ def test_train_generator_stores_a_guidance_and_fit_generator_prior_changes_it(
     call_command("fit_generator_prior", str(path), "--guidance", "1", stdout=out)
     unguided, _ = load_model(path)
     assert unguided.guidance == 1.0 and unguided.version != guided.version
-    assert f"sampling guidance 1.0: {guided.version} -> {unguided.version}" in out.getvalue()
+    assert f"sampling guidance 1.0, nucleus 1.0: {guided.version} -> {unguided.version}" in (
+        out.getvalue()
+    )
+    call_command("fit_generator_prior", str(path), "--top-p", "0.9", stdout=out)
+    nucleus, metadata = load_model(path)
+    assert (nucleus.guidance, nucleus.top_p, metadata[TOP_P_KEY]) == (1.0, 0.9, 0.9)
+    assert f"nucleus 0.9: {unguided.version} -> {nucleus.version}" in out.getvalue()
     before = path.read_bytes()
+    with pytest.raises(CommandError, match="--top-p must be above 0 and at most 1"):
+        call_command("fit_generator_prior", str(path), "--top-p", "0")
     with pytest.raises(CommandError, match="--guidance must be a finite number"):
         call_command("fit_generator_prior", str(path), "--guidance", "-1")
     with pytest.raises(CommandError, match=r"--guidance: guidance needs .* condition_dropout"):
@@ -160,12 +168,15 @@ def test_evaluate_generator_reports_cvae_ablation_and_lstm_side_by_side(tiny_wor
         call_command("evaluate_generator", "--temperature", "nan")
     with pytest.raises(CommandError, match=r"--guidance: guidance needs .* condition_dropout"):
         call_command("evaluate_generator", "--guidance", "2")
+    with pytest.raises(CommandError, match="--top-p must be above 0 and at most 1"):
+        call_command("evaluate_generator", "--top-p", "1.5")
     call_command("load_defaults", "--generator", str(cvae), stdout=StringIO())  # the classifier
     out = StringIO()
     call_command(
         "evaluate_generator",
         *("--ablation", str(ablation), "--baseline", str(baseline)),
         *("--samples-per-style", "3", "--seed", "2", "--likelihood-samples", "4", "--json"),
+        *("--top-p", "0.9"),
         stdout=out,
     )
     report = json.loads(out.getvalue(), parse_constant=_refuse)  # strict JSON: no NaN
@@ -177,6 +188,7 @@ def test_evaluate_generator_reports_cvae_ablation_and_lstm_side_by_side(tiny_wor
         "baseline": baseline_version,
     }
     assert report["settings"]["samples_per_style"] == 3 and report["settings"]["seed"] == 2
+    assert {entry["top_p"] for entry in models.values()} == {0.9}  # the same for every model
     styles = {"chorale", "fiddle"}
     for entry in [*report["models"].values(), report["reference"]]:
         assert set(entry["conditioning_fidelity"]) == styles | {"mean"}
@@ -250,6 +262,7 @@ def test_generate_refuses_bad_options_naming_each_and_writes_nothing(tiny_world,
         (("--guidance", "2"), "--guidance: guidance needs .* condition_dropout"),
         (("--variant", "lstm", "--guidance", "2"), "--guidance: a 'lstm' model is not sampled"),
         (("--guidance", "inf"), "--guidance must be a finite number"),
+        (("--top-p", "0"), "--top-p must be above 0 and at most 1"),
     ],
 )
 def test_train_generator_refuses_bad_options_and_writes_nothing(

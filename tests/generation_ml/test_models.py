@@ -8,8 +8,14 @@ import math
 import pytest
 import torch
 
-from generation.ml.data import HOLD, PITCH_OFFSET, REST, STEPS_PER_BAR, VOICES
-from generation.ml.models import MAX_HELD_STEPS, ConditionalVAE, LSTMBaseline, TokenModel
+from generation.ml.data import HOLD, PITCH_OFFSET, REST, STEPS_PER_BAR, VOCAB_SIZE, VOICES
+from generation.ml.models import (
+    MAX_HELD_STEPS,
+    NUCLEUS_LIMIT,
+    ConditionalVAE,
+    LSTMBaseline,
+    TokenModel,
+)
 from tests.generation_ml.conftest import TINY_CVAE, TINY_LSTM
 
 C4, E4 = PITCH_OFFSET + 24, PITCH_OFFSET + 28
@@ -190,3 +196,70 @@ def test_condition_dropout_empties_about_its_share_of_training_conditions():
     assert 0.2 < emptied.float().mean().item() < 0.3
     assert torch.equal(dropped[~emptied], condition[~emptied])
     assert torch.equal(model.eval().dropped_condition(condition), condition)
+
+
+def test_sampling_keeps_the_nucleus_in_proportion_and_nothing_else():
+    """Probabilities 0.3, 0.05, 0.5, 0.15 at top_p 0.75: the nucleus is the 0.5 and the 0.3,
+    drawn 5 : 3, and the others never."""
+    model = LSTMBaseline(TINY_LSTM)
+    model.top_p = 0.75
+    draws = 4000
+    logits = torch.full((draws, VOICES, VOCAB_SIZE), float("-inf"))
+    tokens = C4 + torch.arange(4)
+    logits[..., tokens] = torch.tensor([0.3, 0.05, 0.5, 0.15]).log()
+    noise = model.sampling_noise(1, draws, 1.0, torch.Generator().manual_seed(3))[0]
+    picked = model.pick(logits, torch.full((draws, VOICES), C4), noise)
+    counts = torch.bincount(picked.flatten() - C4, minlength=4) / picked.numel()
+    assert counts[1] == counts[3] == 0
+    assert counts[0] == pytest.approx(0.3 / 0.8, abs=0.02)
+    assert counts[2] == pytest.approx(0.5 / 0.8, abs=0.02)
+
+
+def _outside_nucleus(logits: torch.Tensor, top_p: float) -> torch.Tensor:
+    """Where a token lies outside the fewest likeliest tokens that hold ``top_p`` of the
+    probability (at most ``NUCLEUS_LIMIT`` of them): the definition, written plainly."""
+    probabilities = logits.softmax(-1)
+    likelier = probabilities[..., None, :] > probabilities[..., :, None]
+    mass_before = (probabilities[..., None, :] * likelier).sum(-1)
+    return (mass_before >= top_p) | (likelier.sum(-1) >= NUCLEUS_LIMIT)
+
+
+def _outside_share(model: TokenModel, written: torch.Tensor, logits: torch.Tensor) -> float:
+    """The share of ``written`` tokens that lie outside their step's nucleus of ``logits``."""
+    allowed = logits + model.transition_mask[model.shifted(written)].transpose(1, 2)
+    outside = _outside_nucleus(allowed, 0.5)
+    chosen = outside.gather(-1, written.transpose(1, 2)[..., None].long())
+    return chosen.float().mean().item()
+
+
+def _guided_cvae_draw(model: ConditionalVAE) -> tuple[torch.Tensor, torch.Tensor]:
+    """Guided samples of ``model`` at temperature 3 and the guided logits they were drawn
+    from (teacher-forced on the samples)."""
+    z, condition = torch.randn(4, GUIDED_CVAE.latent_dim), torch.rand(4, 12)
+    generator = torch.Generator().manual_seed(2)
+    written = model.decode(z, condition, 2, 3.0, generator, guidance=2.0)
+    conditioned = model.decode_logits(z, condition, written)
+    unconditioned = model.decode_logits(z, torch.zeros_like(condition), written)
+    return written, unconditioned + 2.0 * (conditioned - unconditioned)
+
+
+def _lstm_draw(model: LSTMBaseline) -> tuple[torch.Tensor, torch.Tensor]:
+    condition = torch.rand(4, 12)
+    written = model.sample(condition, 2, 3.0, torch.Generator().manual_seed(2))
+    return written, model.teacher_forced_logits(written, condition)
+
+
+@pytest.mark.parametrize(
+    ("model", "draw"),
+    [(ConditionalVAE(GUIDED_CVAE), _guided_cvae_draw), (LSTMBaseline(TINY_LSTM), _lstm_draw)],
+    ids=["guided cvae", "lstm"],
+)
+def test_sampling_draws_only_from_the_nucleus_of_the_models_distribution(model, draw):
+    model.eval()
+    with torch.no_grad():
+        model.top_p = 0.5
+        torch.manual_seed(8)
+        assert _outside_share(model, *draw(model)) == 0.0
+        model.top_p = 1.0  # at temperature 3, the whole distribution strays far outside
+        torch.manual_seed(8)
+        assert _outside_share(model, *draw(model)) > 0.2

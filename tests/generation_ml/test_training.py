@@ -15,6 +15,7 @@ from generation.ml.models import ConditionalVAE, LSTMBaseline, build_model
 from generation.ml.training import (
     GUIDANCE_KEY,
     LATENT_PRIOR_KEY,
+    TOP_P_KEY,
     CheckpointError,
     TrainingConfig,
     attach_latent_prior,
@@ -23,7 +24,7 @@ from generation.ml.training import (
     learning_rate_at,
     load_model,
     read_checkpoint,
-    set_sampling_guidance,
+    set_sampling,
     train,
 )
 from tests.generation_ml.conftest import TINY_CVAE, TINY_LSTM
@@ -237,7 +238,7 @@ def test_a_checkpoint_carries_its_sampling_guidance_in_its_version(small_dataset
     )
     shipped = export_checkpoint(tmp_path / "run.pt", tmp_path / "shipped.pt")
     plain = attach_latent_prior(shipped, result.model, small_dataset, components=2)
-    guided = set_sampling_guidance(shipped, result.model, 2.5)
+    guided = set_sampling(shipped, result.model, guidance=2.5)
     assert guided != plain
     model, metadata = load_model(shipped)
     assert (model.guidance, model.version, metadata[GUIDANCE_KEY]) == (2.5, guided, 2.5)
@@ -249,17 +250,42 @@ def test_a_checkpoint_carries_its_sampling_guidance_in_its_version(small_dataset
     )
     # The prior refitted under a stored guidance keeps it; guidance 1 is the unguided version.
     assert attach_latent_prior(shipped, result.model, small_dataset, components=2) == guided
-    assert set_sampling_guidance(shipped, result.model, 1.0) == plain
+    assert set_sampling(shipped, result.model, guidance=1.0) == plain
 
 
 def test_guidance_is_refused_for_a_model_trained_without_condition_dropout(small_dataset, tmp_path):
     result = _train(_tiny_cvae(), small_dataset, tmp_path / "run.pt")
     before = (tmp_path / "run.pt").read_bytes()
     with pytest.raises(ValueError, match="condition_dropout"):
-        set_sampling_guidance(tmp_path / "run.pt", result.model, 2.0)
+        set_sampling(tmp_path / "run.pt", result.model, guidance=2.0)
     assert (tmp_path / "run.pt").read_bytes() == before and result.model.guidance == 1.0
     checkpoint = read_checkpoint(tmp_path / "run.pt")
     checkpoint[GUIDANCE_KEY] = 2.0
     torch.save(checkpoint, tmp_path / "forged.pt")
     with pytest.raises(CheckpointError, match="sampling guidance its model cannot use"):
         load_model(tmp_path / "forged.pt")
+
+
+def test_a_checkpoint_carries_its_sampling_nucleus_in_its_version(small_dataset, tmp_path):
+    result = _train(
+        build_model("lstm", dataclasses.asdict(TINY_LSTM)), small_dataset, tmp_path / "a.pt"
+    )
+    shipped = export_checkpoint(tmp_path / "a.pt", tmp_path / "shipped.pt")
+    plain = load_model(shipped)[0].version
+    nucleus = set_sampling(shipped, result.model, top_p=0.9)
+    model, metadata = load_model(shipped)
+    assert (model.top_p, model.version, metadata[TOP_P_KEY]) == (0.9, nucleus, 0.9) != plain
+    assert set_sampling(shipped, result.model, top_p=1.0) == plain
+    before = shipped.read_bytes()
+    for refused in (0.0, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="top_p must be above 0 and at most 1"):
+            set_sampling(shipped, result.model, top_p=refused)
+    with pytest.raises(ValueError, match="'lstm' model is not sampled with guidance"):
+        set_sampling(shipped, result.model, guidance=2.0)
+    assert shipped.read_bytes() == before
+    checkpoint = read_checkpoint(shipped)
+    for forged in (0.0, "0.9", 2.0):
+        checkpoint[TOP_P_KEY] = forged
+        torch.save(checkpoint, tmp_path / "forged.pt")
+        with pytest.raises(CheckpointError, match="unreadable sampling nucleus"):
+            load_model(tmp_path / "forged.pt")

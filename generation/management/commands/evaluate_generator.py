@@ -16,7 +16,11 @@ from generation.generator import (
     training_dataset,
     training_pieces,
 )
-from generation.management.options import check_guidance_option, require_at_least_one
+from generation.management.options import (
+    check_guidance_option,
+    check_top_p_option,
+    require_at_least_one,
+)
 from generation.ml.evaluation import LIKELIHOOD_SAMPLES, evaluate_models, style_conditions
 from generation.ml.models import ConditionalVAE, LSTMBaseline, TokenModel
 from generation.ml.sampling import DEFAULT_TEMPERATURE
@@ -51,6 +55,13 @@ class Command(BaseCommand):
             help="classifier-free guidance of the main model's samples (default: its own)",
         )
         parser.add_argument(
+            "--top-p",
+            type=float,
+            default=None,
+            help="nucleus of every model's samples, as the temperature is every model's "
+            "(default: the main model's own)",
+        )
+        parser.add_argument(
             "--likelihood-samples",
             type=int,
             default=LIKELIHOOD_SAMPLES,
@@ -75,10 +86,16 @@ class Command(BaseCommand):
         if options["guidance"] is not None:
             check_guidance_option(main.model, options["guidance"])
             main.model.guidance = options["guidance"]
+        if options["top_p"] is not None:
+            check_top_p_option(options["top_p"])
         models: dict[str, TokenModel] = {"cvae": main.model}
         for name, path in ((name, options[name]) for name in COMPARISONS):
             if path:
                 models[name] = _comparison(name, path)
+        # The same nucleus for every model, so that the comparison is of the models.
+        top_p = main.model.top_p if options["top_p"] is None else options["top_p"]
+        for model in models.values():
+            model.top_p = top_p
         classifier = active_style_classifier()
         if classifier is None:
             raise CommandError("train the style classifier first (train_style_classifier)")

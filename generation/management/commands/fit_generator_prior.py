@@ -12,14 +12,18 @@ from generation.generator import (
     training_dataset,
     training_pieces,
 )
-from generation.management.options import check_guidance_option, require_at_least_one
+from generation.management.options import (
+    check_guidance_option,
+    check_top_p_option,
+    require_at_least_one,
+)
 from generation.ml.latent_prior import DEFAULT_COMPONENTS
 from generation.ml.models import ConditionalVAE
 from generation.ml.training import (
     CheckpointError,
     attach_latent_prior,
     load_model,
-    set_sampling_guidance,
+    set_sampling,
 )
 
 
@@ -29,7 +33,7 @@ class Command(BaseCommand):
         "the codes of its training segments; generation.ml.latent_prior) and store it in the "
         "checkpoint, which gets a new model version. train_generator does this itself; this "
         "command refits it, e.g. with another number of components, and with --guidance sets "
-        "the classifier-free guidance its samples get."
+        "the classifier-free guidance its samples get, and with --top-p their nucleus."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -47,6 +51,12 @@ class Command(BaseCommand):
             type=float,
             default=None,
             help="classifier-free guidance of its samples (default: keep the stored one)",
+        )
+        parser.add_argument(
+            "--top-p",
+            type=float,
+            default=None,
+            help="nucleus its samples are drawn from (default: keep the stored one)",
         )
         parser.add_argument(
             "--activate", action="store_true", help="register the refitted checkpoint and serve it"
@@ -69,6 +79,8 @@ class Command(BaseCommand):
             raise CommandError(f"{options['checkpoint']} holds a {model.kind!r} model, not a CVAE")
         if options["guidance"] is not None:
             check_guidance_option(model, options["guidance"])
+        if options["top_p"] is not None:
+            check_top_p_option(options["top_p"])
         train_set = dataset.subset("train")
         expected = metadata["data_summary"].get("train_segments")
         if expected is not None and expected != len(train_set):
@@ -80,13 +92,15 @@ class Command(BaseCommand):
         version = attach_latent_prior(
             options["checkpoint"], model, train_set, options["components"], options["seed"]
         )
-        if options["guidance"] is not None:
-            version = set_sampling_guidance(options["checkpoint"], model, options["guidance"])
+        if options["guidance"] is not None or options["top_p"] is not None:
+            version = set_sampling(
+                options["checkpoint"], model, guidance=options["guidance"], top_p=options["top_p"]
+            )
         scope = "per style" if model.use_condition else "shared by all styles"
         self.stdout.write(
             f"fitted a {options['components']}-component prior {scope} on {len(train_set)} "
-            f"segments, sampling guidance {model.guidance}: {previous} -> {version} "
-            f"in {options['checkpoint']}"
+            f"segments, sampling guidance {model.guidance}, nucleus {model.top_p}: "
+            f"{previous} -> {version} in {options['checkpoint']}"
         )
         if options["activate"]:
             artifact = register_checkpoint(options["checkpoint"])

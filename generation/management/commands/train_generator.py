@@ -17,7 +17,11 @@ from generation.generator import (
     training_dataset,
     training_pieces,
 )
-from generation.management.options import check_guidance_option, require_at_least_one
+from generation.management.options import (
+    check_guidance_option,
+    check_top_p_option,
+    require_at_least_one,
+)
 from generation.ml.data import dataset_statistics
 from generation.ml.latent_prior import DEFAULT_COMPONENTS
 from generation.ml.models import VARIANTS, ConditionalVAE, TokenModel, build_model
@@ -26,7 +30,7 @@ from generation.ml.training import (
     TrainingConfig,
     attach_latent_prior,
     export_checkpoint,
-    set_sampling_guidance,
+    set_sampling,
     train,
 )
 
@@ -70,6 +74,13 @@ class Command(BaseCommand):
             help="classifier-free guidance its samples get (a CVAE trained with "
             "condition_dropout); 1 samples as trained",
         )
+        parser.add_argument(
+            "--top-p",
+            type=float,
+            default=1.0,
+            help="nucleus its samples are drawn from: the likeliest tokens holding this share "
+            "of the probability at each step; 1 samples every token",
+        )
         parser.add_argument("--activate", action="store_true", help="register and serve it")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -77,6 +88,7 @@ class Command(BaseCommand):
         # Built before the dataset, so a bad --config is refused before the data is read.
         model = _fresh_model(options["variant"], options["config"], options["seed"])
         check_guidance_option(model, options["guidance"])
+        check_top_p_option(options["top_p"])
         if options["threads"]:
             torch.set_num_threads(options["threads"])
         styles = [s for s in options["styles"].split(",") if s]
@@ -111,7 +123,9 @@ class Command(BaseCommand):
         if isinstance(result.model, ConditionalVAE):
             attach_latent_prior(out, result.model, train_set, options["prior_components"])
             if options["guidance"] != 1.0:
-                set_sampling_guidance(out, result.model, options["guidance"])
+                set_sampling(out, result.model, guidance=options["guidance"])
+        if options["top_p"] != 1.0:
+            set_sampling(out, result.model, top_p=options["top_p"])
         self.stdout.write(
             f"{options['variant']} {result.model.version}: stopped by {result.stopped_because} "
             f"after {len(result.history)} epochs, {wall_time:.0f}s; best {result.best_metrics}; "
