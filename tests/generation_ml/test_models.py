@@ -263,3 +263,27 @@ def test_sampling_draws_only_from_the_nucleus_of_the_models_distribution(model, 
         model.top_p = 1.0  # at temperature 3, the whole distribution strays far outside
         torch.manual_seed(8)
         assert _outside_share(model, *draw(model)) > 0.2
+
+
+def test_sampling_follows_new_weights_after_a_load_or_an_optimizer_step():
+    """Sampling prepares its weight layout once and keeps it only while no weight changes."""
+    torch.manual_seed(9)
+    model, other = ConditionalVAE(TINY_CVAE).eval(), ConditionalVAE(TINY_CVAE).eval()
+    z, condition = torch.randn(2, TINY_CVAE.latent_dim), torch.rand(2, 12)
+
+    def greedy(m: ConditionalVAE) -> torch.Tensor:
+        return m.decode(z, condition, 2, temperature=0)
+
+    before = greedy(model)
+    model.load_state_dict(other.state_dict())
+    assert torch.equal(greedy(model), greedy(other)) and not torch.equal(before, greedy(other))
+    optimizer = torch.optim.SGD(model.parameters(), lr=10.0)
+    model.train()
+    model.loss(greedy(model), condition).loss.backward()
+    optimizer.step()
+    model.eval()
+    with torch.no_grad():
+        expected = model.decode_logits(z, condition, greedy(model))
+    allowed = expected + model.transition_mask[model.shifted(greedy(model))].transpose(1, 2)
+    assert torch.equal(allowed.argmax(-1).transpose(1, 2), greedy(model))
+    assert not torch.equal(greedy(model), greedy(other))
