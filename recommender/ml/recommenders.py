@@ -20,6 +20,7 @@ from typing import Any, Literal, Self
 import numpy as np
 from scipy import sparse
 from scipy.linalg import lapack
+from threadpoolctl import threadpool_limits
 
 Weighting = Literal["binary", "log", "rank"]
 
@@ -668,7 +669,10 @@ class ALSRecommender(Recommender):
             num_threads=self.num_threads,
             calculate_training_loss=False,
         )
-        model.fit(weight_interactions(self.user_items, self.weighting), show_progress=False)
+        # implicit runs its own threads; BLAS threads inside them only contend (implicit
+        # warns when the BLAS pool is larger than one).
+        with threadpool_limits(1, "blas"):
+            model.fit(weight_interactions(self.user_items, self.weighting), show_progress=False)
         self.user_factors = np.asarray(model.user_factors, dtype=np.float32)
         self.item_factors = np.asarray(model.item_factors, dtype=np.float32)
 
