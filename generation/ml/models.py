@@ -355,29 +355,28 @@ class ConditionalVAE(TokenModel):
             (self.held_duration_embedding, MAX_HELD_STEPS + 1),
         ]
 
-    def _step_gate_table(self) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
+    def _step_gate_table(self) -> tuple[torch.Tensor, list[tuple[int, torch.Tensor]]]:
         """The decoder's input-gate contribution of every (voice, value) of each per-step
-        input, as rows of one table ``(rows, 3 * hidden)``, and per input the row offsets of
-        its voices ``(VOICES,)`` (None for an input the config leaves out): previous token,
-        held pitch, held steps.
+        input, as rows of one table ``(rows, 3 * hidden)``, and per input the config uses
+        (0: previous token, 1: held pitch, 2: held steps) the row offsets of its voices
+        ``(VOICES,)``.
 
         The per-step input is a concatenation of per-voice embeddings, so its projection is
         a sum of such rows: sampling sums them in one bag lookup instead of embedding and
         multiplying at every one of its 256 steps.
         """
         blocks: list[torch.Tensor] = []
-        offsets: list[torch.Tensor | None] = []
+        offsets: list[tuple[int, torch.Tensor]] = []
         rows, column = 0, 0
-        for table, vocabulary in self._step_input_tables():
+        for index, (table, vocabulary) in enumerate(self._step_input_tables()):
             if table is None:
-                offsets.append(None)
                 continue
             weights = table.weight.view(VOICES, vocabulary, table.embedding_dim)
             width = VOICES * table.embedding_dim
             block = self.decoder.weight_ih[:, column : column + width]
             block = block.view(-1, VOICES, table.embedding_dim)
             blocks.append(torch.einsum("vte,gve->vtg", weights, block).flatten(0, 1))
-            offsets.append(rows + self.voices * vocabulary)
+            offsets.append((index, rows + self.voices * vocabulary))
             rows += VOICES * vocabulary
             column += width
         return torch.cat(blocks), offsets
@@ -401,9 +400,7 @@ class ConditionalVAE(TokenModel):
             head = torch.cat([guidance * head, (1.0 - guidance) * head], dim=1)
         return SamplingWeights(
             gate_table=gate_table,
-            gate_offsets=[
-                (i, offset) for i, offset in enumerate(gate_offsets) if offset is not None
-            ],
+            gate_offsets=gate_offsets,
             context_weight=self.decoder.weight_ih[
                 :, -(self.config.bar_embedding_dim + VECTOR_DIM) :
             ],
