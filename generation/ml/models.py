@@ -90,7 +90,7 @@ class LSTMConfig:
 
 @dataclass(frozen=True)
 class SamplingWeights:
-    """What the CVAE's sampling loop reads at every step, prepared once per decode."""
+    """What the CVAE's sampling loop reads at every step, prepared once per set of weights."""
 
     gate_table: torch.Tensor  # input-gate rows of every (input, voice, value)
     gate_offsets: list[tuple[int, torch.Tensor]]  # (input: previous/held/steps, voice rows)
