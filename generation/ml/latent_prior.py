@@ -26,36 +26,42 @@ from sklearn.mixture import GaussianMixture
 
 from catalog.midi.style_space import STYLE_DIM, STYLES
 
-DEFAULT_COMPONENTS = 8
-# A diagonal Gaussian in ~100 dimensions needs a few dozen codes for stable variances;
-# a style with fewer segments than this per component gets fewer components.
-CODES_PER_COMPONENT = 20
+DEFAULT_COMPONENTS = 4
+# A full covariance in ~100 dimensions has ~5,000 parameters: a component needs about twice
+# as many codes as there are dimensions for a usable estimate, so a style with fewer codes
+# than this per component gets fewer components.
+CODES_PER_COMPONENT = 200
 # Added to every fitted variance: keeps a component fitted to near-identical codes from
-# collapsing onto one training segment.
+# collapsing onto one training segment, and every covariance positive definite.
 VARIANCE_FLOOR = 1e-3
 
 
 @dataclass(frozen=True)
 class LatentPrior:
-    """Per style (or one shared row), a diagonal Gaussian mixture over latent codes.
+    """Per style (or one shared row), a Gaussian mixture over latent codes.
 
     ``weights`` is ``(rows, components)`` with rows summing to 1 (unused components weigh
-    0); ``means`` and ``scales`` (standard deviations) are ``(rows, components, latent)``.
-    Rows follow ``catalog.midi.style_space.STYLES``; a single row is shared by all styles.
+    0); ``means`` is ``(rows, components, latent)`` and ``scale_tril`` the lower-triangular
+    Cholesky factors of the covariances, ``(rows, components, latent, latent)``. Rows follow
+    ``catalog.midi.style_space.STYLES``; a single row is shared by all styles.
     """
 
     weights: torch.Tensor
     means: torch.Tensor
-    scales: torch.Tensor
+    scale_tril: torch.Tensor
 
     def __post_init__(self) -> None:
         rows, components = self.weights.shape
         if rows not in (1, STYLE_DIM):
             raise ValueError(f"a latent prior has 1 or {STYLE_DIM} rows, got {rows}")
-        if self.means.shape[:2] != (rows, components) or self.scales.shape != self.means.shape:
+        latent = self.means.shape[-1]
+        if self.means.shape[:2] != (rows, components) or self.scale_tril.shape != (
+            *self.means.shape,
+            latent,
+        ):
             raise ValueError(
                 f"latent prior shapes disagree: weights {tuple(self.weights.shape)}, "
-                f"means {tuple(self.means.shape)}, scales {tuple(self.scales.shape)}"
+                f"means {tuple(self.means.shape)}, scale_tril {tuple(self.scale_tril.shape)}"
             )
 
     @property
@@ -67,14 +73,19 @@ class LatentPrior:
         return self.weights.shape[0] == 1
 
     def state(self) -> dict[str, torch.Tensor]:
-        return {"weights": self.weights, "means": self.means, "scales": self.scales}
+        return {"weights": self.weights, "means": self.means, "scale_tril": self.scale_tril}
 
     @classmethod
     def from_state(cls, state: dict[str, torch.Tensor]) -> LatentPrior:
+        """The prior stored by :meth:`state`, or by the diagonal priors of checkpoints
+        before 2026-11-30 (``scales``: standard deviations), which registered versions
+        may still serve."""
+        if "scale_tril" in state:
+            scale_tril = state["scale_tril"].float()
+        else:
+            scale_tril = torch.diag_embed(state["scales"].float())
         return cls(
-            weights=state["weights"].float(),
-            means=state["means"].float(),
-            scales=state["scales"].float(),
+            weights=state["weights"].float(), means=state["means"].float(), scale_tril=scale_tril
         )
 
     def sample(
@@ -98,7 +109,8 @@ class LatentPrior:
             choosable = torch.where(asked[:, None], style_weights, torch.ones_like(style_weights))
             rows = torch.multinomial(choosable, 1, generator=generator)[:, 0]
         components = torch.multinomial(self.weights[rows], 1, generator=generator)[:, 0]
-        codes = self.means[rows, components] + self.scales[rows, components] * noise
+        spread = self.scale_tril[rows, components] @ noise[:, :, None]
+        codes = self.means[rows, components] + spread[:, :, 0]
         return torch.where(asked[:, None], codes, noise).to(condition.dtype)
 
 
@@ -128,28 +140,28 @@ def fit_latent_prior(
             raise ValueError(f"segments of unknown styles: {sorted(unknown)}")
         groups = [np.flatnonzero(labels == style) for style in STYLES]
     mixtures = [_fit_mixture(codes[group], components, seed) for group in groups]
-    weights, means, scales = (
+    weights, means, scale_tril = (
         torch.from_numpy(np.stack(part).astype(np.float32)) for part in zip(*mixtures, strict=True)
     )
-    return LatentPrior(weights=weights, means=means, scales=scales)
+    return LatentPrior(weights=weights, means=means, scale_tril=scale_tril)
 
 
 def _fit_mixture(
     codes: np.ndarray, components: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mixture weights, means and standard deviations, padded to ``components``."""
+    """Mixture weights, means and Cholesky factors, padded to ``components``."""
     latent = codes.shape[1]
     weights = np.zeros(components)
     means = np.zeros((components, latent))
-    scales = np.ones((components, latent))
+    scale_tril = np.broadcast_to(np.eye(latent), (components, latent, latent)).copy()
     if len(codes) < 2:  # nothing to fit a spread to: the standard normal
         weights[0] = 1.0
-        return weights, means, scales
+        return weights, means, scale_tril
     used = min(components, max(1, len(codes) // CODES_PER_COMPONENT))
     mixture = GaussianMixture(
-        used, covariance_type="diag", reg_covar=VARIANCE_FLOOR, random_state=seed
+        used, covariance_type="full", reg_covar=VARIANCE_FLOOR, random_state=seed
     ).fit(codes)
     weights[:used] = mixture.weights_
     means[:used] = mixture.means_
-    scales[:used] = np.sqrt(mixture.covariances_)
-    return weights, means, scales
+    scale_tril[:used] = np.linalg.cholesky(mixture.covariances_)
+    return weights, means, scale_tril

@@ -44,6 +44,30 @@ def test_codes_for_a_style_come_from_where_that_style_s_music_was_encoded():
     assert 0.2 < folk[:, 1].std() < 0.5
 
 
+def test_codes_keep_how_the_latent_dimensions_of_a_style_move_together():
+    mu, log_var, styles = _two_style_codes(per_style=400)
+    # within each style the second dimension follows the first: a diagonal prior would
+    # draw the two independently and land between the music the encoder produced
+    mu[:, 1] = mu[:, 0] + np.random.default_rng(1).normal(0.0, 0.05, len(mu))
+    prior = fit_latent_prior(mu, log_var, styles, components=1)
+    folk = _sample(prior, {"folk": 1.0}, 1000)
+    assert np.corrcoef(folk[:, 0], folk[:, 1])[0, 1] > 0.7
+    assert np.abs(np.corrcoef(folk[:, 2], folk[:, 3])[0, 1]) < 0.1
+
+
+def test_a_diagonal_prior_of_an_older_checkpoint_still_samples_its_spread():
+    scales = torch.full((len(STYLES), 1, LATENT), 0.5)
+    prior = LatentPrior.from_state(
+        {
+            "weights": torch.ones(len(STYLES), 1),
+            "means": torch.zeros(len(STYLES), 1, LATENT),
+            "scales": scales,
+        }
+    )
+    codes = _sample(prior, {"folk": 1.0}, 2000)
+    assert codes.std(axis=0) == pytest.approx(np.full(LATENT, 0.5), abs=0.05)
+
+
 def test_a_style_mix_draws_codes_of_each_style_in_proportion():
     prior = fit_latent_prior(*_two_style_codes(), components=2)
     codes = _sample(prior, {"folk": 0.75, "chorale": 0.25}, 800)
@@ -82,7 +106,7 @@ def test_a_small_style_gets_fewer_components_and_a_single_code_no_spread_of_its_
     folk, chorale = STYLES.index("folk"), STYLES.index("chorale")
     assert int((prior.weights[folk] > 0).sum()) == 1
     assert prior.weights[chorale].tolist()[0] == 1.0
-    assert torch.equal(prior.scales[chorale, 0], torch.ones(LATENT))
+    assert torch.equal(prior.scale_tril[chorale, 0], torch.eye(LATENT))
 
 
 def test_unknown_styles_and_inconsistent_shapes_are_refused():
@@ -92,6 +116,6 @@ def test_unknown_styles_and_inconsistent_shapes_are_refused():
     with pytest.raises(ValueError, match="components"):
         fit_latent_prior(mu, log_var, styles, components=0)
     with pytest.raises(ValueError, match="rows"):
-        LatentPrior(torch.ones(2, 1), torch.zeros(2, 1, LATENT), torch.ones(2, 1, LATENT))
+        LatentPrior(torch.ones(2, 1), torch.zeros(2, 1, LATENT), torch.ones(2, 1, LATENT, LATENT))
     with pytest.raises(ValueError, match="disagree"):
-        LatentPrior(torch.ones(1, 2), torch.zeros(1, 2, LATENT), torch.ones(1, 2, LATENT + 1))
+        LatentPrior(torch.ones(1, 2), torch.zeros(1, 2, LATENT), torch.ones(1, 2, LATENT))
