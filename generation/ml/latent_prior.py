@@ -54,11 +54,8 @@ class LatentPrior:
         rows, components = self.weights.shape
         if rows not in (1, STYLE_DIM):
             raise ValueError(f"a latent prior has 1 or {STYLE_DIM} rows, got {rows}")
-        latent = self.means.shape[-1]
-        if self.means.shape[:2] != (rows, components) or self.scale_tril.shape != (
-            *self.means.shape,
-            latent,
-        ):
+        square = (*self.means.shape, self.means.shape[-1])
+        if self.means.shape[:2] != (rows, components) or self.scale_tril.shape != square:
             raise ValueError(
                 f"latent prior shapes disagree: weights {tuple(self.weights.shape)}, "
                 f"means {tuple(self.means.shape)}, scale_tril {tuple(self.scale_tril.shape)}"
