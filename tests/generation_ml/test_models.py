@@ -5,20 +5,26 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from generation.ml.data import HOLD, PITCH_OFFSET, REST, STEPS_PER_BAR, VOCAB_SIZE, VOICES
-from generation.ml.models import (
-    MAX_HELD_STEPS,
-    NUCLEUS_LIMIT,
-    ConditionalVAE,
-    LSTMBaseline,
-    TokenModel,
-)
+from generation.ml.models import ConditionalVAE, LSTMBaseline, TokenModel
+from generation.ml.stepping import MAX_HELD_STEPS, NUCLEUS_LIMIT, follow_held_notes, pick_tokens
 from tests.generation_ml.conftest import TINY_CVAE, TINY_LSTM
 
 C4, E4 = PITCH_OFFSET + 24, PITCH_OFFSET + 28
+
+
+def _allowed(logits: torch.Tensor, written: torch.Tensor) -> torch.Tensor:
+    """``logits (batch, step, voice, vocab)`` with what sampling forbids after each of
+    ``written``'s steps masked: a HOLD after a REST."""
+    after_rest = TokenModel.shifted(written).transpose(1, 2) == REST
+    allowed = logits.clone()
+    allowed[..., HOLD] = allowed[..., HOLD].masked_fill(after_rest, float("-inf"))
+    return allowed
 
 
 def test_held_notes_follow_each_note_through_its_holds():
@@ -36,6 +42,20 @@ def test_held_steps_stop_counting_after_two_bars():
     assert held_steps[..., -1].item() == MAX_HELD_STEPS == 2 * STEPS_PER_BAR
 
 
+def test_step_by_step_held_notes_agree_with_those_read_off_the_grid():
+    """Sampling follows the held notes one step at a time; teacher forcing reads them off
+    the whole grid. Three bars of random tokens, starting from the sampling loop's REST."""
+    torch.manual_seed(4)
+    tokens = torch.randint(0, VOCAB_SIZE, (5, VOICES, 3 * STEPS_PER_BAR))
+    tokens[..., ::7] = HOLD
+    expected_held, expected_steps = TokenModel.held_notes(F.pad(tokens, (1, 0), value=REST))
+    held, held_steps = np.full((5, VOICES), REST), np.zeros((5, VOICES), dtype=np.int64)
+    for step in range(tokens.shape[-1]):
+        held, held_steps = follow_held_notes(tokens[..., step].numpy(), held, held_steps)
+        assert (held == expected_held[..., step + 1].numpy()).all()
+        assert (held_steps == expected_steps[..., step + 1].numpy()).all()
+
+
 @pytest.mark.parametrize(
     ("pitch", "duration"), [(True, True), (True, False), (False, True), (False, False)]
 )
@@ -51,7 +71,7 @@ def test_greedy_decoding_writes_what_teacher_forcing_predicts(pitch, duration):
     assert written.shape == (3, VOICES, 3 * STEPS_PER_BAR)
     with torch.no_grad():
         logits = model.decode_logits(z, condition, written)
-    allowed = logits + model.transition_mask[model.shifted(written)].transpose(1, 2)
+    allowed = _allowed(logits, written)
     assert torch.equal(allowed.argmax(-1).transpose(1, 2), written)
     assert (written >= PITCH_OFFSET).any(), "an untrained decoder still writes notes"
 
@@ -157,7 +177,7 @@ def test_guided_decoding_follows_the_guided_combination_of_both_decoders(guidanc
         conditioned = model.decode_logits(z, condition, written)
         unconditioned = model.decode_logits(z, torch.zeros_like(condition), written)
     guided = unconditioned + guidance * (conditioned - unconditioned)
-    allowed = guided + model.transition_mask[model.shifted(written)].transpose(1, 2)
+    allowed = _allowed(guided, written)
     assert torch.equal(allowed.argmax(-1).transpose(1, 2), written)
     assert not torch.equal(written, model.decode(z, condition, bars=2, temperature=0))
 
@@ -208,7 +228,8 @@ def test_sampling_keeps_the_nucleus_in_proportion_and_nothing_else():
     tokens = C4 + torch.arange(4)
     logits[..., tokens] = torch.tensor([0.3, 0.05, 0.5, 0.15]).log()
     noise = model.sampling_noise(1, draws, 1.0, torch.Generator().manual_seed(3))[0]
-    picked = model.pick(logits, torch.full((draws, VOICES), C4), noise)
+    previous = torch.full((draws, VOICES), C4).numpy()
+    picked = torch.from_numpy(pick_tokens(logits.numpy(), previous, noise, model.top_p))
     counts = torch.bincount(picked.flatten() - C4, minlength=4) / picked.numel()
     assert counts[1] == counts[3] == 0
     assert counts[0] == pytest.approx(0.3 / 0.8, abs=0.02)
@@ -226,7 +247,7 @@ def _outside_nucleus(logits: torch.Tensor, top_p: float) -> torch.Tensor:
 
 def _outside_share(model: TokenModel, written: torch.Tensor, logits: torch.Tensor) -> float:
     """The share of ``written`` tokens that lie outside their step's nucleus of ``logits``."""
-    allowed = logits + model.transition_mask[model.shifted(written)].transpose(1, 2)
+    allowed = _allowed(logits, written)
     outside = _outside_nucleus(allowed, 0.5)
     chosen = outside.gather(-1, written.transpose(1, 2)[..., None].long())
     return chosen.float().mean().item()
@@ -284,6 +305,6 @@ def test_sampling_follows_new_weights_after_a_load_or_an_optimizer_step():
     model.eval()
     with torch.no_grad():
         expected = model.decode_logits(z, condition, greedy(model))
-    allowed = expected + model.transition_mask[model.shifted(greedy(model))].transpose(1, 2)
+    allowed = _allowed(expected, greedy(model))
     assert torch.equal(allowed.argmax(-1).transpose(1, 2), greedy(model))
     assert not torch.equal(greedy(model), greedy(other))
