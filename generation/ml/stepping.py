@@ -13,9 +13,9 @@ import numpy as np
 
 from generation.ml.data import HOLD, REST, STEPS_PER_BAR
 
-# The most tokens a sampling nucleus holds (as in top-k sampling), so that each step ranks
-# a few tokens instead of all of them: in samples of the shipped model at top_p 0.9 the
-# nucleus held 2.1 tokens on average and more than 16 in 0.16 % of steps.
+# The most tokens a sampling nucleus holds (as in top-k sampling), which keeps a flat
+# distribution from opening the nucleus to every pitch: in samples of the shipped model at
+# top_p 0.9 the nucleus held 2.1 tokens on average and more than 16 in 0.16 % of steps.
 NUCLEUS_LIMIT = 16
 # Steps since a voice's last onset or rest, as the decoder sees them: two bars and longer
 # are one value.
