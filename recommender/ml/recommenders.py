@@ -660,18 +660,18 @@ class ALSRecommender(Recommender):
     def _fit(self) -> None:
         from implicit.cpu.als import AlternatingLeastSquares  # dev/bench dependency only
 
-        model = AlternatingLeastSquares(
-            factors=self.factors,
-            regularization=self.regularization,
-            alpha=self.alpha,
-            iterations=self.iterations,
-            random_state=self.random_state,
-            num_threads=self.num_threads,
-            calculate_training_loss=False,
-        )
         # implicit runs its own threads; BLAS threads inside them only contend (implicit
-        # warns when the BLAS pool is larger than one).
+        # checks the BLAS pool, and warns, when the model is built).
         with threadpool_limits(1, "blas"):
+            model = AlternatingLeastSquares(
+                factors=self.factors,
+                regularization=self.regularization,
+                alpha=self.alpha,
+                iterations=self.iterations,
+                random_state=self.random_state,
+                num_threads=self.num_threads,
+                calculate_training_loss=False,
+            )
             model.fit(weight_interactions(self.user_items, self.weighting), show_progress=False)
         self.user_factors = np.asarray(model.user_factors, dtype=np.float32)
         self.item_factors = np.asarray(model.item_factors, dtype=np.float32)
