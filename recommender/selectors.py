@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,11 +16,15 @@ from catalog.midi.style_space import STYLES, split_vector
 from catalog.models import Track
 from profiles.models import Listen, Profile
 from recommender.dataset import SKIP_WEIGHT, history_of, track_vector
+from recommender.ml.taste import UserHistory
 from recommender.services import TASTE_KIND, TasteBundle, load_bundle
 
 __all__ = ["ArtifactUnavailable", "Recommendation", "recommend_for"]
 # How many candidates to pull from the model before visibility and preference filters.
 CANDIDATE_FACTOR = 4
+Ranked = list[tuple[int, float]]
+"""``(track id, score)`` pairs, best first."""
+Explain = Callable[[Track], str]
 
 
 @dataclass(frozen=True)
@@ -48,36 +54,101 @@ def recommend_for(
     """``(model_version, recommendations)`` from the active model, without refitting.
 
     Listens made since the fit count (the user's row is read fresh); tracks added since the
-    fit compete on content similarity to the user's taste.
+    fit compete on content similarity to the user's taste. Someone with no listens, feedback
+    or stated preferences gets the most-listened tracks, styles taking turns.
     """
     served: LoadedArtifact[TasteBundle] = load_active(TASTE_KIND, load_bundle)
     bundle = served.model
-    profile = Profile.objects.filter(user=user).first()
-    vector = _user_vector(bundle, user)
-    avoided = set((profile.preferences if profile else {}).get("avoid_styles", []))
+    history = history_of(user.pk, bundle.track_ids)
     heard = _heard_weights(user, bundle)
     allowed = recommendable_tracks(user, include_generated=include_generated)
-    candidates = _model_candidates(bundle, heard, vector, limit, include_heard, diversity)
-    candidates += _new_track_candidates(bundle, allowed, vector, heard, include_heard)
-    by_id = allowed.in_bulk([track_id for track_id, _ in candidates])
-    favourite_style = STYLES[int(np.argmax(split_vector(vector)[0]))]
-    seeds = _top_heard_tracks(user)
+    if history.is_empty and not heard:
+        ranked, explain = _starter_picks(bundle, allowed, limit, spread=diversity > 0)
+    else:
+        ranked, explain = _personal_picks(
+            bundle, user, history, heard, allowed, limit, include_heard, diversity
+        )
+    profile = Profile.objects.filter(user=user).first()
+    avoided = set((profile.preferences if profile else {}).get("avoid_styles", []))
+    by_id = allowed.in_bulk([track_id for track_id, _ in ranked])
     results: list[Recommendation] = []
-    for track_id, score in sorted(candidates, key=lambda c: -c[1]):
+    for track_id, score in ranked:
         track = by_id.get(track_id)
         if track is None or track.style in avoided or any(r.track.pk == track_id for r in results):
             continue
-        results.append(Recommendation(track, score, _reason(bundle, track, favourite_style, seeds)))
+        results.append(Recommendation(track, score, explain(track)))
         if len(results) == limit:
             break
     return served.artifact.version, results
 
 
-def _user_vector(bundle: TasteBundle, user: AbstractBaseUser) -> np.ndarray:
-    """The person's taste from their current history, by the active model, not refitted:
-    listens and feedback since the last fit count at once."""
-    history = history_of(user.pk, bundle.track_ids)
-    return np.asarray(bundle.taste.conditioning_vector(history), dtype=np.float32)
+def _personal_picks(
+    bundle: TasteBundle,
+    user: AbstractBaseUser,
+    history: UserHistory,
+    heard: dict[int, float],
+    allowed: QuerySet[Track],
+    limit: int,
+    include_heard: bool,
+    diversity: float,
+) -> tuple[Ranked, Explain]:
+    """The model's picks in its own (diversified) order, with tracks newer than the model
+    merged in by score."""
+    vector = np.asarray(bundle.taste.conditioning_vector(history), dtype=np.float32)
+    from_model = _model_candidates(bundle, heard, vector, limit, include_heard, diversity)
+    fresh = _new_track_candidates(bundle, allowed, vector, heard, include_heard)
+    favourite_style = STYLES[int(np.argmax(split_vector(vector)[0]))]
+    seeds = _top_heard_tracks(user)
+    ranked = _merge_by_score(from_model, sorted(fresh, key=lambda c: -c[1]))
+    return ranked, lambda track: _reason(bundle, track, favourite_style, seeds)
+
+
+def _merge_by_score(first: Ranked, second: Ranked) -> Ranked:
+    """Merge two ranked lists, keeping each list's own order: at every step the head with
+    the higher score goes next (ties to ``first``)."""
+    merged: Ranked = []
+    i = j = 0
+    while i < len(first) or j < len(second):
+        if j == len(second) or (i < len(first) and first[i][1] >= second[j][1]):
+            merged.append(first[i])
+            i += 1
+        else:
+            merged.append(second[j])
+            j += 1
+    return merged
+
+
+def _starter_picks(
+    bundle: TasteBundle, allowed: QuerySet[Track], limit: int, *, spread: bool
+) -> tuple[Ranked, Explain]:
+    """Most-listened first; with ``spread``, each style in turn gives its next most-listened
+    track, so that a newcomer sees the breadth of the catalog."""
+    popularity = bundle.recommender.popularity
+    order = np.argsort(-popularity, kind="stable")[: limit * CANDIDATE_FACTOR * len(STYLES)]
+    ranked = [(int(bundle.track_ids[column]), float(popularity[column])) for column in order]
+    if len(ranked) < limit * CANDIDATE_FACTOR:
+        known = [track_id for track_id, _ in ranked]
+        newest = allowed.exclude(pk__in=known).order_by("-pk")[: limit * CANDIDATE_FACTOR]
+        ranked += [(track_id, 0.0) for track_id in newest.values_list("pk", flat=True)]
+    style_of = dict(allowed.filter(pk__in=[t for t, _ in ranked]).values_list("pk", "style"))
+    ranked = [candidate for candidate in ranked if candidate[0] in style_of]
+    if spread:
+        ranked = _styles_in_turn(ranked, style_of)
+    listened = {track_id for track_id, score in ranked if score > 0}
+    return ranked, lambda track: _starter_reason(track, track.pk in listened)
+
+
+def _styles_in_turn(ranked: Ranked, style_of: dict[int, str]) -> Ranked:
+    by_style: dict[str, Ranked] = {}
+    for candidate in ranked:
+        by_style.setdefault(style_of[candidate[0]], []).append(candidate)
+    turns = itertools.zip_longest(*by_style.values())
+    return [candidate for turn in turns for candidate in turn if candidate is not None]
+
+
+def _starter_reason(track: Track, listened: bool) -> str:
+    style = track.style or "music"
+    return f"popular {style} to start with" if listened else f"a {style} pick to start with"
 
 
 def _heard_weights(user: AbstractBaseUser, bundle: TasteBundle) -> dict[int, float]:
@@ -96,7 +167,7 @@ def _model_candidates(
     limit: int,
     include_heard: bool,
     diversity: float,
-) -> list[tuple[int, float]]:
+) -> Ranked:
     columns = {bundle.track_column(track_id): w for track_id, w in heard.items()}
     columns.pop(None, None)
     row = sparse.csr_matrix(
@@ -125,7 +196,7 @@ def _new_track_candidates(
     vector: np.ndarray,
     heard: dict[int, float],
     include_heard: bool,
-) -> list[tuple[int, float]]:
+) -> Ranked:
     """Tracks the model has not seen compete on content, weighted as the model weighs it."""
     newest_known = int(bundle.track_ids.max()) if len(bundle.track_ids) else 0
     fresh = allowed.filter(pk__gt=newest_known).values_list("pk", "style_vector")

@@ -79,6 +79,15 @@ class UserHistory:
     feedback: Feedback = field(default_factory=Feedback.empty)
     preferences: ExplicitPreferences = field(default_factory=ExplicitPreferences)
 
+    @property
+    def is_empty(self) -> bool:
+        """No listens, no feedback and no stated preferences: nothing to personalize on."""
+        return (
+            len(self.listens.track_index) == 0
+            and len(self.feedback.track_index) == 0
+            and self.preferences == ExplicitPreferences()
+        )
+
 
 @dataclass(frozen=True)
 class Evidence:

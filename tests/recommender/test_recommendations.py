@@ -125,11 +125,38 @@ def test_tracks_added_after_training_are_recommended_by_content(listeners, catal
     assert fresh.pk in [item["track"]["id"] for item in body["results"]]
 
 
-def test_a_user_without_history_gets_popular_picks(listeners, make_user):
+def test_a_user_without_history_gets_the_most_listened_tracks_of_every_style(
+    listeners, catalog, make_user
+):
     call_command("train_taste")
-    stranger = make_user("stranger")
-    body = client_for(stranger).get(RECOMMENDATIONS, {"limit": 5}).json()
-    assert len(body["results"]) == 5
+    stranger = client_for(make_user("stranger"))
+    body = stranger.get(RECOMMENDATIONS, {"limit": 3}).json()
+    # Fiddle tunes 0-5 have four listeners each, chorales 0-4 and madrigal 0 three.
+    assert [item["track"]["style"] for item in body["results"]] == ["fiddle", "chorale", "madrigal"]
+    assert body["results"][2]["track"]["id"] == catalog["madrigal"][0].pk
+    assert [item["reason"] for item in body["results"]] == [
+        "popular fiddle to start with",
+        "popular chorale to start with",
+        "popular madrigal to start with",
+    ]
+    by_popularity = stranger.get(RECOMMENDATIONS, {"limit": 6, "diversity": 0}).json()
+    assert {item["track"]["id"] for item in by_popularity["results"]} == {
+        t.pk for t in catalog["fiddle"][:6]
+    }
+
+
+def test_diversity_spreads_recommendations_over_styles(listeners, catalog, make_user):
+    call_command("train_taste")
+    newcomer = make_user("newcomer")
+    listen(newcomer, catalog["fiddle"][:2])
+    client = client_for(newcomer)
+
+    def styles(diversity: float) -> list[str]:
+        body = client.get(RECOMMENDATIONS, {"limit": 4, "diversity": diversity}).json()
+        return [item["track"]["style"] for item in body["results"]]
+
+    assert styles(0) == ["fiddle"] * 4
+    assert len(set(styles(0.9))) == 3
 
 
 @pytest.mark.parametrize("query", [{"limit": 0}, {"limit": 500}, {"diversity": 2}, {"limit": "x"}])
