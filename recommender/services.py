@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from scipy import sparse
 
 from artifacts.models import ModelArtifact
@@ -117,14 +118,20 @@ def train_taste(*, progress: Progress = _quiet) -> ModelArtifact:
     return artifact
 
 
+@transaction.atomic
 def store_tastes(bundle: TasteBundle, data: TrainingData, version: str) -> None:
+    """Every user's taste by one version, all or none; accounts deleted since the data was
+    read are passed over."""
     if not data.histories:
         return
     vectors = bundle.taste.conditioning_vectors(data.histories)
     users = get_user_model().objects.in_bulk(list(map(int, data.user_ids)))
     for user_id, vector in zip(data.user_ids, vectors, strict=True):
+        user = users.get(int(user_id))
+        if user is None:
+            continue
         store_taste(
-            user=users[int(user_id)],
+            user=user,
             vector=vector.tolist(),
             styles=TasteModel.explain(vector),
             model_version=version,

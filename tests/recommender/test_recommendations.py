@@ -9,9 +9,12 @@ import pytest
 from django.core.management import call_command
 
 from artifacts.models import ModelArtifact
+from artifacts.services import load_active
 from catalog.midi.style_space import compose_vector, one_hot_style
 from catalog.models import Track
-from profiles.models import Listen
+from profiles.models import Listen, Profile
+from recommender.dataset import load_training_data
+from recommender.services import TASTE_KIND, load_bundle, store_tastes
 from tests.helpers import client_for
 
 pytestmark = pytest.mark.django_db
@@ -174,3 +177,15 @@ def test_listens_since_the_fit_count_without_refitting(listeners, catalog, make_
     styles = [item["track"]["style"] for item in body["results"]]
     assert styles.count("madrigal") >= 3, styles
     assert any("madrigal" in item["reason"] for item in body["results"])
+
+
+def test_tastes_are_stored_for_every_account_that_still_exists(listeners):
+    call_command("train_taste")
+    bundle = load_active(TASTE_KIND, load_bundle).model
+    data = load_training_data()
+    fans, singers = listeners
+    fans[0].delete()
+    store_tastes(bundle, data, "taste-retold")
+    versions = set(Profile.objects.values_list("taste_model_version", flat=True))
+    assert versions == {"taste-retold"}
+    assert Profile.objects.count() == len(fans) - 1 + len(singers)
