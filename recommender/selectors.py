@@ -14,7 +14,7 @@ from scipy import sparse
 from artifacts.services import ArtifactUnavailable, LoadedArtifact, load_active
 from catalog.midi.style_space import STYLES, split_vector
 from catalog.models import Track
-from profiles.models import Listen, Profile
+from profiles.models import Feedback, FeedbackScore, Listen, Profile
 from recommender.dataset import SKIP_WEIGHT, history_of, track_vector
 from recommender.ml.taste import UserHistory
 from recommender.services import TASTE_KIND, TasteBundle, load_bundle
@@ -70,11 +70,14 @@ def recommend_for(
         )
     profile = Profile.objects.filter(user=user).first()
     avoided = set((profile.preferences if profile else {}).get("avoid_styles", []))
+    left_out = _left_out_by_feedback(user, include_heard)
     by_id = allowed.in_bulk([track_id for track_id, _ in ranked])
     results: list[Recommendation] = []
     for track_id, score in ranked:
         track = by_id.get(track_id)
-        if track is None or track.style in avoided or any(r.track.pk == track_id for r in results):
+        if track is None or track.style in avoided or track_id in left_out:
+            continue
+        if any(r.track.pk == track_id for r in results):
             continue
         results.append(Recommendation(track, score, explain(track)))
         if len(results) == limit:
@@ -149,6 +152,15 @@ def _styles_in_turn(ranked: Ranked, style_of: dict[int, str]) -> Ranked:
 def _starter_reason(track: Track, listened: bool) -> str:
     style = track.style or "music"
     return f"popular {style} to start with" if listened else f"a {style} pick to start with"
+
+
+def _left_out_by_feedback(user: AbstractBaseUser, include_heard: bool) -> set[int]:
+    """Hated tracks, always; loved ones too unless heard tracks are asked for, since a
+    person who loved a track knows it."""
+    scores = [FeedbackScore.HATE] if include_heard else [FeedbackScore.HATE, FeedbackScore.LOVE]
+    return set(
+        Feedback.objects.filter(user=user, score__in=scores).values_list("track_id", flat=True)
+    )
 
 
 def _heard_weights(user: AbstractBaseUser, bundle: TasteBundle) -> dict[int, float]:

@@ -32,7 +32,10 @@ class RecommendationsView(APIView):
         parameters=[RecommendationQuerySerializer],
         responses={200: RecommendationsSerializer},
         description="Personalized recommendations from the active taste model; 503 before "
-        "the first model is trained.",
+        "the first model is trained. Tracks the person has heard or loved are left out unless "
+        "`include_heard`; hated tracks and `avoid_styles` always are. `diversity` (0..1) trades "
+        "relevance for variety across styles. Someone with no listens, feedback or stated "
+        "preferences gets the most-listened tracks, styles taking turns.",
     )
     def get(self, request: Request) -> Response:
         query = RecommendationQuerySerializer(data=request.query_params)

@@ -189,3 +189,29 @@ def test_tastes_are_stored_for_every_account_that_still_exists(listeners):
     versions = set(Profile.objects.values_list("taste_model_version", flat=True))
     assert versions == {"taste-retold"}
     assert Profile.objects.count() == len(fans) - 1 + len(singers)
+
+
+def test_hated_tracks_are_never_recommended_and_loved_ones_count_as_known(
+    listeners, catalog, make_user
+):
+    call_command("train_taste")
+    newcomer = make_user("newcomer")
+    listen(newcomer, catalog["fiddle"][:2])
+    client = client_for(newcomer)
+    hated, loved = catalog["fiddle"][2], catalog["fiddle"][3]
+    for track, score in ((hated, -1), (loved, 1)):
+        assert (
+            client.post("/api/v1/feedback/", {"track": track.pk, "score": score}).status_code == 200
+        )
+
+    def recommended(**query) -> list[int]:
+        body = client.get(RECOMMENDATIONS, {"limit": 10, "diversity": 0, **query}).json()
+        return [item["track"]["id"] for item in body["results"]]
+
+    unheard = recommended()
+    assert len(unheard) == 10
+    assert hated.pk not in unheard and loved.pk not in unheard
+    assert set(unheard[:2]) == {t.pk for t in catalog["fiddle"][4:6]}
+    everything = recommended(include_heard="true")
+    assert hated.pk not in everything
+    assert loved.pk in everything
