@@ -15,9 +15,16 @@ from django.db import transaction
 from scipy import sparse
 
 from artifacts.models import ModelArtifact
-from artifacts.services import health, new_version_name, register_artifact
+from artifacts.services import (
+    ArtifactUnavailable,
+    health,
+    load_active,
+    new_version_name,
+    register_artifact,
+)
+from profiles.models import Profile
 from profiles.services import store_taste
-from recommender.dataset import TrainingData, load_training_data
+from recommender.dataset import TrainingData, history_of, load_training_data
 from recommender.ml.artifacts import load_artifact, save_artifact
 from recommender.ml.metrics import evaluate_ranking
 from recommender.ml.recommenders import HybridBlendRecommender
@@ -136,6 +143,26 @@ def store_tastes(bundle: TasteBundle, data: TrainingData, version: str) -> None:
             styles=TasteModel.explain(vector),
             model_version=version,
         )
+
+
+def refresh_taste(profile: Profile) -> None:
+    """Recompute one person's stored taste by the active model, without refitting (after
+    they state new preferences); before the first model there is nothing to recompute."""
+    try:
+        served = load_active(TASTE_KIND, load_bundle)
+    except ArtifactUnavailable:
+        return
+    bundle: TasteBundle = served.model
+    vector = bundle.taste.conditioning_vector(history_of(profile.user_id, bundle.track_ids))
+    store_taste(
+        user=profile.user,
+        vector=vector.tolist(),
+        styles=TasteModel.explain(vector),
+        model_version=served.artifact.version,
+    )
+    profile.refresh_from_db(
+        fields=["taste_vector", "taste_styles", "taste_model_version", "taste_updated_at"]
+    )
 
 
 def holdout_metrics(data: TrainingData, k: int = 10) -> dict[str, Any]:

@@ -90,7 +90,12 @@ class MeView(APIView):
     def get(self, request: Request) -> Response:
         return Response(MeSerializer(services.profile_of(request.user)).data)
 
-    @extend_schema(request=MeUpdateSerializer, responses={200: MeSerializer})
+    @extend_schema(
+        request=MeUpdateSerializer,
+        responses={200: MeSerializer},
+        description="Change preferences; `null` removes one. Once a taste model is trained, "
+        "`taste` is recomputed at once by the active model.",
+    )
     def patch(self, request: Request) -> Response:
         serializer = MeUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -215,3 +215,26 @@ def test_hated_tracks_are_never_recommended_and_loved_ones_count_as_known(
     everything = recommended(include_heard="true")
     assert hated.pk not in everything
     assert loved.pk in everything
+
+
+def test_stated_preferences_update_the_stored_taste_at_once(listeners):
+    call_command("train_taste")
+    fan = client_for(listeners[0][0])
+    before = fan.get("/api/v1/me/").json()["taste"]
+    response = fan.patch(
+        "/api/v1/me/", {"preferences": {"styles": ["madrigal"]}}, content_type="application/json"
+    )
+    assert response.status_code == 200, response.json()
+    after = response.json()["taste"]
+    assert after["styles"].get("madrigal", 0.0) > before["styles"].get("madrigal", 0.0) + 0.05
+    assert after["model_version"] == before["model_version"]
+    assert after["updated_at"] > before["updated_at"]
+    assert fan.get("/api/v1/me/").json()["taste"] == after
+
+
+def test_preferences_before_the_first_model_leave_the_taste_empty(auth_client):
+    response = auth_client.patch(
+        "/api/v1/me/", {"preferences": {"styles": ["madrigal"]}}, content_type="application/json"
+    )
+    assert response.status_code == 200
+    assert response.json()["taste"] is None
