@@ -114,6 +114,20 @@ def test_no_history_gives_the_population_prior(model):
     assert vector[:STYLE_DIM].max() < 2.0 / STYLE_DIM
 
 
+@pytest.mark.parametrize(
+    ("history", "empty"),
+    [
+        (UserHistory(), True),
+        (UserHistory(listens=_listens(_tracks_of("folk")[:1])), False),
+        (UserHistory(feedback=Feedback(np.array([0]), np.array([-1.0]))), False),
+        (UserHistory(preferences=ExplicitPreferences(styles=("folk",))), False),
+        (UserHistory(preferences=ExplicitPreferences(tempo_bpm_range=(90, 120))), False),
+    ],
+)
+def test_a_history_is_empty_only_without_listens_feedback_and_preferences(history, empty):
+    assert history.is_empty is empty
+
+
 def test_little_history_is_shrunk_toward_the_prior_more_than_much_history(model):
     one = model.conditioning_vector(UserHistory(listens=_listens(_tracks_of("fiddle")[:1])))
     many = model.conditioning_vector(UserHistory(listens=_listens(_tracks_of("fiddle").repeat(5))))
