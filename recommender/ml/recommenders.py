@@ -498,6 +498,8 @@ class HybridBlendRecommender(HybridEASERecommender):
     def _user_side_scores(
         self, user_indices: np.ndarray, weighted: sparse.csr_matrix
     ) -> np.ndarray:
+        if not len(self.cf_users):  # fitted before anyone listened: no neighbours to ask
+            return np.zeros((weighted.shape[0], self.n_items), dtype=np.float32)
         overlaps = np.asarray((self.neighbour_rows @ weighted.T).todense(), dtype=np.float32)
         coefficients = self.user_precision @ overlaps
         positions = np.minimum(np.searchsorted(self.cf_users, user_indices), len(self.cf_users) - 1)

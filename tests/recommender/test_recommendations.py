@@ -238,3 +238,14 @@ def test_preferences_before_the_first_model_leave_the_taste_empty(auth_client):
     )
     assert response.status_code == 200
     assert response.json()["taste"] is None
+
+
+def test_a_model_trained_before_anyone_listened_serves_the_first_listeners(catalog, make_user):
+    call_command("train_taste")  # what `load_defaults` does on a fresh install
+    first = make_user("first")
+    listen(first, catalog["madrigal"][:2])
+    client = client_for(first)
+    body = client.get(RECOMMENDATIONS, {"limit": 4, "diversity": 0}).json()
+    assert [item["track"]["style"] for item in body["results"]] == ["madrigal"] * 4
+    playlist = client.post("/api/v1/playlists/", {"length": 5, "generated_share": 0})
+    assert playlist.status_code == 201, playlist.json()

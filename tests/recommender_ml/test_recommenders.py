@@ -121,6 +121,19 @@ def test_new_user_without_history_gets_popular_items():
     assert listeners[picks].min() >= np.sort(listeners)[-6]
 
 
+def test_a_model_fitted_before_anyone_listened_recommends_by_content():
+    vectors = _toy_vectors()
+    nobody = sparse.csr_matrix((0, vectors.shape[0]), dtype=np.float32)
+    model = HybridBlendRecommender(content_weight=0.5).fit(nobody, vectors)
+    history = sparse.csr_matrix(([1.0], ([0], [39])), shape=(1, vectors.shape[0]))
+    found = model.recommend(None, n=3, user_items=history)
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    cosine = unit @ unit[39]
+    assert 39 not in found.items
+    np.testing.assert_array_equal(found.items, np.argsort(-cosine)[1:4])
+    assert len(model.recommend(None, n=3, user_items=history, diversity=0.5)) == 3
+
+
 def test_diversity_changes_the_list_toward_dissimilar_items():
     matrix, vectors = _toy_matrix(), _toy_vectors()
     model = HybridEASERecommender(l2=5.0, content_weight=0.3).fit(matrix, vectors)
