@@ -53,6 +53,20 @@ def test_a_batch_is_stored_once_and_listed_newest_first(auth_client, user, make_
     assert {row["track"]["id"] for row in since["results"]} == {tracks[1].pk, tracks[2].pk}
 
 
+@pytest.mark.parametrize("debug", [False, True])
+def test_a_post_without_the_trailing_slash_is_served_not_redirected(
+    auth_client, user, make_track, settings, debug
+):
+    settings.DEBUG = debug
+    track = make_track("Reel")
+    response = auth_client.post(
+        URL.rstrip("/"), {"listens": [{"track": track.pk, "listened_at": T0}]}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    assert Listen.objects.filter(user=user, track=track).count() == 1
+    assert auth_client.get("/api/v1/listens/nothing-here").status_code == 404
+
+
 def test_duplicates_inside_one_batch_count_once(auth_client, make_track):
     track = make_track("Reel")
     listen = {"track": track.pk, "listened_at": T0}
