@@ -305,15 +305,24 @@ def create_playlist(
 
 def complete_playlists(request: GenerationRequest, tracks: list[Track]) -> None:
     """Merge a finished generation into the playlists that waited for it."""
-    style = STYLES[int(np.argmax(split_vector(request.condition)[0]))]
     for playlist in Playlist.objects.filter(job=request.job, status=PlaylistStatus.BUILDING):
         with transaction.atomic():
             items = list(playlist.items.select_related("track"))
             reasons = {item.track_id: item.reason for item in items}
-            reasons.update({t.pk: f"freshly generated for you, in {style}" for t in tracks})
+            reasons.update({t.pk: _generated_reason(t) for t in tracks})
             _write_items(playlist, [item.track for item in items] + tracks, reasons)
             playlist.status = PlaylistStatus.READY
             playlist.save(update_fields=["status", "updated_at"])
+
+
+def _generated_reason(track: Track) -> str:
+    """In the style the piece came out in (the style classifier's verdict), which can differ
+    from the taste it was conditioned on."""
+    return (
+        f"freshly generated for you, in {track.style}"
+        if track.style
+        else "freshly generated for you"
+    )
 
 
 def fail_playlists(request: GenerationRequest, error: str) -> None:

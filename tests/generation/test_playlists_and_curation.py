@@ -8,8 +8,9 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from catalog.models import Track
-from generation.models import GeneratedTrack, ReviewStatus
+from catalog.models import Origin, Track
+from generation.models import GeneratedTrack, GenerationRequest, Playlist, ReviewStatus
+from generation.services import complete_playlists
 from jobs.models import Job, JobStatus
 from jobs.runner import run_job
 from profiles.models import Listen
@@ -62,7 +63,21 @@ def test_a_playlist_mixes_recommendations_and_fresh_generations(listener):
     generated = [item for item in ready["items"] if item["track"]["ai_generated"]]
     assert len(generated) == 2
     assert all(item["reason"] for item in ready["items"])
-    assert all("generated" in item["reason"] for item in generated)
+    # Without a style classifier (this world has none) a piece has no style to name.
+    assert [item["track"]["style"] for item in generated] == [None, None]
+    assert {item["reason"] for item in generated} == {"freshly generated for you"}
+
+
+def test_a_generated_piece_is_explained_by_the_style_it_came_out_in(listener):
+    created = client_for(listener).post(
+        PLAYLISTS, {"length": 5, "generated_share": 0.4}, format="json"
+    )
+    playlist = Playlist.objects.get(pk=created.json()["id"])
+    piece = Track.objects.create(
+        title="Piece", style="madrigal", origin=Origin.GENERATED, owner=listener, is_public=False
+    )
+    complete_playlists(GenerationRequest.objects.get(job=playlist.job), [piece])
+    assert playlist.items.get(track=piece).reason == "freshly generated for you, in madrigal"
 
 
 def test_a_playlist_can_be_renamed_reordered_trimmed_and_deleted(listener, make_user):
