@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -59,6 +60,15 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def submitted_track_ids(items: Sequence[Any]) -> list[tuple[int, int]]:
+    """``(index, track id)`` of the submitted items that name a track by a well-formed id."""
+    return [
+        (index, item["track"])
+        for index, item in enumerate(items)
+        if isinstance(item, dict) and _is_int(item.get("track"))
+    ]
+
+
 def _is_count(value: Any) -> bool:
     return _is_int(value) and 0 <= value <= MAX_COUNT
 
@@ -80,12 +90,19 @@ def text_problem(text: Any, max_chars: int, *, required: bool = True) -> str | N
     return None
 
 
+# 10^11 seconds is the year 5138; as milliseconds it is March 1973, so a number this large is
+# a millisecond timestamp sent where seconds belong.
+_MILLISECONDS_FROM_1973 = 100_000_000_000
+
+
 def read_timestamp(value: Any) -> datetime:
     """Unix seconds or ISO 8601; ValueError for anything else."""
     if _is_int(value) or isinstance(value, float):
+        if abs(value) >= _MILLISECONDS_FROM_1973:
+            raise ValueError("Unix time in seconds, please; this looks like milliseconds.")
         try:
             return from_unix(value)
-        except (OverflowError, OSError) as exc:
+        except (OverflowError, OSError, ValueError) as exc:
             raise ValueError("Not a valid Unix time.") from exc
     if isinstance(value, str):
         try:

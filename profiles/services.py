@@ -140,19 +140,29 @@ def record_listens(
 
 
 def _check_track_ids(user: AbstractBaseUser, listens: Sequence[ListenInput]) -> None:
-    wanted = {listen.track_id for listen in listens if listen.track_id is not None}
+    problems = unknown_track_problems(
+        user,
+        [(i, listen.track_id) for i, listen in enumerate(listens) if listen.track_id is not None],
+    )
+    if problems:
+        raise ListenProblems(problems)
+
+
+def unknown_track_problems(
+    user: AbstractBaseUser, indexed_track_ids: Sequence[tuple[int, int]]
+) -> list[Problem]:
+    """A problem for each ``(index, track id)`` naming a track this person cannot see."""
+    wanted = {track_id for _, track_id in indexed_track_ids}
     if not wanted:
-        return
+        return []
     known = set(
         Track.objects.filter(visible_tracks(user), pk__in=wanted).values_list("pk", flat=True)
     )
-    problems = [
-        Problem(index, "track", f"Unknown track id {listen.track_id}.")
-        for index, listen in enumerate(listens)
-        if listen.track_id is not None and listen.track_id not in known
+    return [
+        Problem(index, "track", f"Unknown track id {track_id}.")
+        for index, track_id in indexed_track_ids
+        if track_id not in known
     ]
-    if problems:
-        raise ListenProblems(problems)
 
 
 _LISTEN_COLUMNS = (

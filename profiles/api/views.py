@@ -46,7 +46,13 @@ from profiles.importers.hetrec import read_hetrec_artists
 from profiles.importers.records import ImportFormatError
 from profiles.importers.rules import MAX_LISTENS_PER_REQUEST
 from profiles.importing import IMPORT_JOB_KIND, import_listens
-from profiles.listen_input import MAX_ID, ListenProblems, Problem, read_api_listens
+from profiles.listen_input import (
+    MAX_ID,
+    ListenProblems,
+    Problem,
+    read_api_listens,
+    submitted_track_ids,
+)
 from profiles.models import Feedback
 
 # Larger uploads are imported by a job rather than within the request.
@@ -169,6 +175,11 @@ class ListensView(APIView):
             raise ValidationError({"listens": [message]})
         try:
             listens = read_api_listens(items, now=timezone.now(), body_bytes=len(request.body))
+        except ListenProblems as exc:
+            # Name unknown tracks in the same answer, so a client fixes everything in one go.
+            unknown = services.unknown_track_problems(request.user, submitted_track_ids(items))
+            raise ValidationError(problems_body(exc.problems + unknown)) from None
+        try:
             tally = services.record_listens(user=request.user, listens=listens, source="api")
         except ListenProblems as exc:
             raise ValidationError(problems_body(exc.problems)) from None

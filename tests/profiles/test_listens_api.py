@@ -125,7 +125,8 @@ def test_invalid_items_are_named_by_index_and_field_and_nothing_is_stored(auth_c
     response = submit(auth_client, listens)
     assert response.status_code == 400
     errors = response.json()["listens"]
-    assert set(errors) == {"1", "2", "3", "5", "6", "7"}
+    assert set(errors) == {"1", "2", "3", "4", "5", "6", "7"}
+    assert "999999" in errors["4"]["track"][0]
     assert "future" in errors["1"]["listened_at"][0]
     assert "2002-10-01" in errors["2"]["listened_at"][0]
     assert "ms_played" in errors["3"]
@@ -137,6 +138,13 @@ def test_invalid_items_are_named_by_index_and_field_and_nothing_is_stored(auth_c
     assert unknown_only.status_code == 400
     assert "999999" in unknown_only.json()["listens"]["1"]["track"][0]
     assert not Listen.objects.exists()
+
+
+def test_a_millisecond_timestamp_is_named_as_such(auth_client, make_track):
+    track = make_track("Fine")
+    response = submit(auth_client, [{"track": track.pk, "listened_at": T0 * 1000}])
+    assert response.status_code == 400
+    assert "milliseconds" in response.json()["listens"]["0"]["listened_at"][0]
 
 
 @pytest.mark.parametrize(
