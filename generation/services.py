@@ -55,6 +55,8 @@ GENERATION_KIND = "generation"
 # The taste vector's style weights are sharpened so that the dominant style leads the music.
 TASTE_SHARPENING = 2.0
 VARIATION_AMOUNT = 0.6
+# Share of generated tracks in a playlist when neither the request nor the person says.
+DEFAULT_GENERATED_SHARE = 0.25
 
 
 class QuotaExceeded(APIException):
@@ -277,9 +279,15 @@ def _write_items(playlist: Playlist, tracks: list[Track], reasons: dict[int, str
 
 @transaction.atomic
 def create_playlist(
-    *, user: AbstractBaseUser, name: str, length: int, generated_share: float
+    *, user: AbstractBaseUser, name: str, length: int, generated_share: float | None
 ) -> Playlist:
-    """Recommended catalog tracks now; generated ones from a job, merged when it finishes."""
+    """Recommended catalog tracks now; generated ones from a job, merged when it finishes.
+
+    ``generated_share=None`` takes the person's preference, else the default share."""
+    if generated_share is None:
+        profile = Profile.objects.filter(user=user).first()
+        preferences = profile.preferences if profile else {}
+        generated_share = preferences.get("generated_share", DEFAULT_GENERATED_SHARE)
     generated = round(length * generated_share)
     _, recommendations = recommend_for(
         user, limit=length - generated, include_generated=False, diversity=0.3

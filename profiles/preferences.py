@@ -50,6 +50,12 @@ class PreferencesSerializer(serializers.Serializer):
                 )
         return super().to_internal_value(data)
 
+    def validate_styles(self, value: list[str]) -> list[str]:
+        return _once_each(value)
+
+    def validate_avoid_styles(self, value: list[str]) -> list[str]:
+        return _once_each(value)
+
     def validate_tempo_bpm(self, value: list[float]) -> list[float]:
         if value[0] > value[1]:
             raise serializers.ValidationError("The minimum must not exceed the maximum.")
@@ -62,3 +68,8 @@ class PreferencesSerializer(serializers.Serializer):
                 {"avoid_styles": [f"Also listed as liked: {sorted(overlap)}."]}
             )
         return attrs
+
+
+def _once_each(styles: list[str]) -> list[str]:
+    """Listing a style twice says nothing more (and must not weigh it twice)."""
+    return list(dict.fromkeys(styles))

@@ -47,7 +47,7 @@ def recommend_for(
     user: AbstractBaseUser,
     *,
     limit: int = 20,
-    include_generated: bool = True,
+    include_generated: bool | None = None,
     include_heard: bool = False,
     diversity: float = 0.2,
 ) -> tuple[str, list[Recommendation]]:
@@ -56,11 +56,17 @@ def recommend_for(
     Listens made since the fit count (the user's row is read fresh); tracks added since the
     fit compete on content similarity to the user's taste. Someone with no listens, feedback
     or stated preferences gets the most-listened tracks, styles taking turns.
+    ``include_generated=None`` follows the person's preference (generated tracks are offered
+    unless they said otherwise).
     """
     served: LoadedArtifact[TasteBundle] = load_active(TASTE_KIND, load_bundle)
     bundle = served.model
     history = history_of(user.pk, bundle.track_ids)
     heard = _heard_weights(user, bundle)
+    profile = Profile.objects.filter(user=user).first()
+    preferences = profile.preferences if profile else {}
+    if include_generated is None:
+        include_generated = preferences.get("include_generated", True)
     allowed = recommendable_tracks(user, include_generated=include_generated)
     if history.is_empty and not heard:
         ranked, explain = _starter_picks(bundle, allowed, limit, spread=diversity > 0)
@@ -68,8 +74,7 @@ def recommend_for(
         ranked, explain = _personal_picks(
             bundle, user, history, heard, allowed, limit, include_heard, diversity
         )
-    profile = Profile.objects.filter(user=user).first()
-    avoided = set((profile.preferences if profile else {}).get("avoid_styles", []))
+    avoided = set(preferences.get("avoid_styles", []))
     left_out = _left_out_by_feedback(user, include_heard)
     by_id = allowed.in_bulk([track_id for track_id, _ in ranked])
     results: list[Recommendation] = []

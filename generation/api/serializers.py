@@ -82,7 +82,15 @@ class GenerationSerializer(serializers.ModelSerializer):
 class PlaylistCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     length = serializers.IntegerField(min_value=5, max_value=100)
-    generated_share = serializers.FloatField(min_value=0.0, max_value=1.0, default=0.25)
+    generated_share = serializers.FloatField(
+        min_value=0.0,
+        max_value=1.0,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Share of freshly generated tracks; when left out, the person's "
+        "`generated_share` preference, else 0.25.",
+    )
 
 
 class PlaylistItemSerializer(serializers.ModelSerializer):

@@ -77,7 +77,7 @@ def test_me_shows_no_taste_before_the_first_fit(auth_client):
 
 def test_patch_preferences_merges_and_removes(auth_client):
     first = auth_client.patch(
-        ME, {"preferences": {"styles": ["fiddle", "folk"], "tempo_bpm": [90, 140]}}
+        ME, {"preferences": {"styles": ["fiddle", "folk", "fiddle"], "tempo_bpm": [90, 140]}}
     )
     assert first.status_code == 200, first.json()
     second = auth_client.patch(

@@ -68,6 +68,15 @@ def test_a_playlist_mixes_recommendations_and_fresh_generations(listener):
     assert {item["reason"] for item in generated} == {"freshly generated for you"}
 
 
+def test_the_generated_share_preference_applies_when_the_request_does_not_say(listener):
+    client = client_for(listener)
+    client.patch("/api/v1/me/", {"preferences": {"generated_share": 0.0}}, format="json")
+    by_preference = client.post(PLAYLISTS, {"length": 5}, format="json")
+    assert by_preference.status_code == 201 and by_preference.json()["status"] == "ready"
+    asked = client.post(PLAYLISTS, {"length": 5, "generated_share": 0.4}, format="json")
+    assert asked.status_code == 202 and len(asked.json()["items"]) == 3
+
+
 def test_a_generated_piece_is_explained_by_the_style_it_came_out_in(listener):
     created = client_for(listener).post(
         PLAYLISTS, {"length": 5, "generated_share": 0.4}, format="json"

@@ -249,3 +249,22 @@ def test_a_model_trained_before_anyone_listened_serves_the_first_listeners(catal
     assert [item["track"]["style"] for item in body["results"]] == ["madrigal"] * 4
     playlist = client.post("/api/v1/playlists/", {"length": 5, "generated_share": 0})
     assert playlist.status_code == 201, playlist.json()
+
+
+def test_the_include_generated_preference_holds_unless_the_query_says(listeners, catalog):
+    call_command("train_taste")
+    generated = make_track("fiddle", 200, origin="generated")
+    fan = client_for(listeners[0][0])
+
+    def offered(**query) -> bool:
+        body = fan.get(RECOMMENDATIONS, {"limit": 30, **query}).json()
+        return generated.pk in [item["track"]["id"] for item in body["results"]]
+
+    assert offered()
+    fan.patch(
+        "/api/v1/me/",
+        {"preferences": {"include_generated": False}},
+        content_type="application/json",
+    )
+    assert not offered()
+    assert offered(include_generated="true")
