@@ -65,8 +65,12 @@ def submitted_track_ids(items: Sequence[Any]) -> list[tuple[int, int]]:
     return [
         (index, item["track"])
         for index, item in enumerate(items)
-        if isinstance(item, dict) and _is_int(item.get("track"))
+        if isinstance(item, dict) and _is_track_id(item.get("track"))
     ]
+
+
+def _is_track_id(value: Any) -> bool:
+    return _is_int(value) and 1 <= value <= MAX_ID
 
 
 def _is_count(value: Any) -> bool:
@@ -232,7 +236,7 @@ def _read_api_item(reader: _ItemReader) -> ListenInput | None:
     metadata = None
     if (track_id is None) == (item.get("track_metadata") is None):
         reader.problem("track", "Give either a track id or track_metadata.")
-    elif track_id is not None and (not _is_int(track_id) or not 1 <= track_id <= MAX_ID):
+    elif track_id is not None and not _is_track_id(track_id):
         reader.problem("track", "Expected a positive integer track id.")
     elif track_id is None:
         metadata = reader.metadata(item["track_metadata"])

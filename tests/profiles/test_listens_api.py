@@ -140,6 +140,13 @@ def test_invalid_items_are_named_by_index_and_field_and_nothing_is_stored(auth_c
     assert not Listen.objects.exists()
 
 
+def test_an_out_of_range_track_id_beside_another_problem_is_a_400(auth_client):
+    listens = [{"track": 2**63, "listened_at": T0}, {"track": 5, "listened_at": "soon"}]
+    response = submit(auth_client, listens)
+    assert response.status_code == 400
+    assert set(response.json()["listens"]) == {"0", "1"}
+
+
 def test_a_millisecond_timestamp_is_named_as_such(auth_client, make_track):
     track = make_track("Fine")
     response = submit(auth_client, [{"track": track.pk, "listened_at": T0 * 1000}])
