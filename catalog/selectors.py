@@ -46,13 +46,12 @@ def search_tracks(
     style: str | None = None,
     origin: str | None = None,
 ) -> QuerySet[Track]:
-    """Visible tracks whose title, artist or collection contains ``search``, newest first."""
+    """Visible tracks matching every word of ``search`` in their title, artist or collection
+    ("beethoven quartet" finds Beethoven's string quartets), newest first."""
     tracks = visible_tracks(user)
-    if search:
+    for word in search.split():
         tracks = tracks.filter(
-            Q(title__icontains=search)
-            | Q(artist__icontains=search)
-            | Q(collection__icontains=search)
+            Q(title__icontains=word) | Q(artist__icontains=word) | Q(collection__icontains=word)
         )
     if style:
         tracks = tracks.filter(style=style)

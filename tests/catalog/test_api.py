@@ -1,4 +1,5 @@
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -86,6 +87,9 @@ def test_tracks_filter_by_style_and_origin_and_search_by_composer(auth_client, c
     assert titles("origin=upload") == {"tune"}
     assert titles("origin=catalog") == {chorale.title, reel.title}
     assert titles("search=bach") == {chorale.title}
+    # Every word must match, each in any of title, artist or collection.
+    assert titles(urlencode({"search": f"BACH  {chorale.title.split()[0]}"})) == {chorale.title}
+    assert titles(urlencode({"search": f"bach {reel.title.split()[0]}"})) == set()
     assert auth_client.get("/api/v1/tracks/?style=jazz").status_code == 400
 
 
