@@ -106,7 +106,28 @@ def import_listens(
         if progress and total_bytes:
             done = min(1.0, stream.tell() / total_bytes)
             progress(done, f"{report.accepted} listens stored")
+    _check_something_was_read(report, format_name, options or {})
     return report
+
+
+def _check_something_was_read(
+    report: ImportReport, format_name: str, options: dict[str, Any]
+) -> None:
+    """A file of which not one row could be read is the wrong file or the wrong format: say
+    so (nothing was stored) rather than report success with zero listens."""
+    if report.accepted or report.duplicates:
+        return
+    if report.other_user_rows and not report.skipped:
+        raise ImportFormatError(
+            f"none of the {report.other_user_rows} rows belong to file_user "
+            f"{options.get('file_user')!r}"
+        )
+    if report.skipped:
+        first = report.skipped[0]
+        raise ImportFormatError(
+            f"no line could be read as {format_name} ({len(report.skipped)} skipped; line "
+            f"{first['line']}: {first['reason']}); is this the right format?"
+        )
 
 
 def parser_options(

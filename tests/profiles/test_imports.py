@@ -81,6 +81,20 @@ def test_bad_uploads_are_refused(auth_client):
     assert not Listen.objects.exists()
 
 
+def test_a_file_of_which_nothing_can_be_read_is_refused_not_reported_as_empty(auth_client):
+    spotify_rows = json.dumps([{"ts": "2022-06-01T12:00:00Z", "ms_played": 5000}]).encode()
+    as_csv = upload(auth_client, spotify_rows, "lastfm-csv")
+    assert as_csv.status_code == 400
+    assert "lastfm-csv" in as_csv.json()["file"][0] and "right format" in as_csv.json()["file"][0]
+    assert upload(auth_client, jsonl(3), "spotify").status_code == 400
+    one_k = b"user_000001\t2009-05-04T23:08:57Z\t\tDeep Dish\t\tFuck Me Im Famous\n"
+    other_user = upload(auth_client, one_k, "lastfm-1k", file_user="user_000002")
+    assert other_user.status_code == 400
+    assert "user_000002" in other_user.json()["file"][0]
+    assert upload(auth_client, one_k, "lastfm-1k", file_user="user_000001").status_code == 201
+    assert Listen.objects.count() == 1
+
+
 def test_large_uploads_run_as_a_job_only_their_owner_can_see(
     auth_client, user, make_user, monkeypatch, tmp_path, settings
 ):
