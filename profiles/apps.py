@@ -11,3 +11,6 @@ class ProfilesConfig(AppConfig):
         # signals: creates a profile with every user; importing: registers the import job.
         register_export_section("listens", selectors.export_listens)
         register_export_section("feedback", selectors.export_feedback)
+        register_export_section("now_playing", selectors.export_now_playing)
+        register_export_section("uploads", selectors.export_uploads)
+        register_export_section("import_jobs", selectors.export_import_jobs)

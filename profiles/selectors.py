@@ -11,8 +11,11 @@ from django.db.models import Count, Max, Min, QuerySet, Sum
 from django.utils import timezone
 
 from catalog.midi.style_space import VECTOR_DIM, top_styles
+from catalog.models import Origin, Track
+from jobs.models import Job
 from profiles.export import export_sections
 from profiles.importers.rules import from_unix
+from profiles.importing import IMPORT_JOB_KIND
 from profiles.models import Feedback, FeedbackEvent, Listen, NowPlaying
 from profiles.services import profile_of
 
@@ -111,6 +114,47 @@ def export_feedback(user: AbstractBaseUser) -> dict[str, list[dict[str, Any]]]:
         "current": list(current),
         "history": list(history.values("track_id", "score", "created_at")),
     }
+
+
+def export_uploads(user: AbstractBaseUser) -> list[dict[str, Any]]:
+    """The person's uploaded tracks; each MIDI file is at ``/api/v1/tracks/{id}/midi/``."""
+    uploads = Track.objects.filter(owner=user, origin=Origin.UPLOAD).order_by("created_at", "id")
+    return list(
+        uploads.values(
+            "id",
+            "title",
+            "artist",
+            "style",
+            "duration_s",
+            "tempo_bpm",
+            "key",
+            "midi_sha256",
+            "is_public",
+            "created_at",
+        )
+    )
+
+
+def export_now_playing(user: AbstractBaseUser) -> dict[str, Any] | None:
+    return (
+        NowPlaying.objects.filter(user=user).values("track_id", "started_at", "expires_at").first()
+    )
+
+
+def export_import_jobs(user: AbstractBaseUser) -> list[dict[str, Any]]:
+    jobs = Job.objects.filter(owner=user, kind=IMPORT_JOB_KIND).order_by("created_at", "id")
+    return [
+        {
+            "id": job.pk,
+            "format": job.params.get("format"),
+            "status": job.status,
+            "result": job.result,
+            "error": job.error,
+            "created_at": job.created_at,
+            "finished_at": job.finished_at,
+        }
+        for job in jobs
+    ]
 
 
 def listenbrainz_listens(

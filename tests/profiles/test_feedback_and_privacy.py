@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
-from profiles.models import Feedback, FeedbackEvent, Listen
+from jobs.models import Job
+from profiles.importing import IMPORT_JOB_KIND
+from profiles.models import Feedback, FeedbackEvent, Listen, NowPlaying
 from tests.helpers import client_for
 
 pytestmark = pytest.mark.django_db
@@ -56,8 +59,18 @@ def test_export_holds_listens_and_feedback_and_delete_removes_them(
     bob = make_user("bob")
     client_for(bob).post("/api/v1/listens/", {"listens": listens[:1]}, format="json")
 
+    upload = make_track("My tune", owner=user, public=False)
+    make_track("Bob's tune", owner=bob, public=False)
+    NowPlaying.objects.create(user=user, track=track, expires_at=timezone.now())
+    Job.objects.create(kind=IMPORT_JOB_KIND, owner=user, params={"format": "spotify"})
+
     export = auth_client.get("/api/v1/me/export/").json()
     assert len(export["listens"]) == 3
+    assert [row["id"] for row in export["uploads"]] == [upload.pk]
+    assert export["now_playing"]["track_id"] == track.pk
+    assert [(job["format"], job["status"]) for job in export["import_jobs"]] == [
+        ("spotify", "queued")
+    ]
     assert {row["track__title"] for row in export["listens"]} == {"Jig"}
     assert export["feedback"]["current"][0]["score"] == 1
     assert len(export["feedback"]["history"]) == 1
