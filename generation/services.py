@@ -101,9 +101,12 @@ def request_generation(
     if taste is None and style_mix:
         taste = style_prototypes()[max(style_mix, key=style_mix.get)]
     sharpen = 1.0 if style_mix else TASTE_SHARPENING
-    condition = build_condition(
-        taste=taste, style_mix=style_mix, tempo_bpm=tempo_bpm, sharpen=sharpen
-    )
+    if variation_of is not None:  # a variation is conditioned on its source, as it is made
+        condition = np.asarray(variation_of.style_vector, dtype=np.float32)
+    else:
+        condition = build_condition(
+            taste=taste, style_mix=style_mix, tempo_bpm=tempo_bpm, sharpen=sharpen
+        )
     job = submit_job(kind=GENERATION_KIND, owner=user, params={}, max_attempts=2)
     request = GenerationRequest.objects.create(
         job=job,
@@ -143,8 +146,7 @@ def run_generation(
 
 
 def _target_style(request: GenerationRequest) -> str:
-    vector = request.variation_of.style_vector if request.variation_of else request.condition
-    return STYLES[int(np.argmax(split_vector(vector)[0]))]
+    return STYLES[int(np.argmax(split_vector(request.condition)[0]))]
 
 
 def _generate_one(
@@ -199,8 +201,9 @@ def _sample(
         source = request.variation_of
         with source.midi.open("rb") as handle:
             original = pretty_midi.PrettyMIDI(io.BytesIO(handle.read()))
-        source_condition = np.asarray(source.style_vector, dtype=np.float32)
-        return vary(generator.model, original, VARIATION_AMOUNT, seed, source_condition)
+        return vary(
+            generator.model, original, VARIATION_AMOUNT, seed, condition, request.temperature
+        )
     return generate(generator.model, condition, request.bars, 1, request.temperature, seed)[0]
 
 
@@ -218,6 +221,8 @@ def _store(
         "created_at": timezone.now().isoformat(),
         "generation_request": request.pk,
     }
+    if request.variation_of_id is not None:
+        provenance["variation_of"] = request.variation_of_id
     classifier = active_style_classifier()
     with transaction.atomic():
         track = import_midi(

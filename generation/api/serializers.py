@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from catalog.api.serializers import TrackSerializer
 from catalog.midi.style_space import STYLES
+from generation.ml.data import BARS_PER_SEGMENT
 from generation.ml.sampling import DEFAULT_TEMPERATURE
 from generation.models import GenerationRequest, Playlist, PlaylistItem, PlaylistStatus
 from generation.selectors import playlist_status
@@ -24,8 +25,30 @@ class GenerationCreateSerializer(serializers.Serializer):
     )
     tempo_bpm = serializers.FloatField(min_value=40.0, max_value=240.0, required=False)
     variation_of = serializers.IntegerField(
-        required=False, help_text="A catalog track or one of your own to vary."
+        required=False,
+        help_text=f"A catalog track or one of your own to vary: its first {BARS_PER_SEGMENT} "
+        "bars, in its style and tempo (bars, style_mix and tempo_bpm do not apply).",
     )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """A variation keeps its source's length, style and tempo: asking to change them is
+        an error rather than silently ignored. Unless a temperature is given it is decoded
+        greedily (temperature 0), the closest variation of the source."""
+        if "variation_of" not in attrs:
+            return attrs
+        given = self.initial_data if isinstance(self.initial_data, dict) else {}
+        kept = {"bars": "length", "style_mix": "style", "tempo_bpm": "tempo"}
+        clashes = {
+            field: [f"A variation keeps its source's {what}; leave {field} out."]
+            for field, what in kept.items()
+            if field in given
+        }
+        if clashes:
+            raise serializers.ValidationError(clashes)
+        if "temperature" not in given:
+            attrs["temperature"] = 0.0
+        attrs["bars"] = BARS_PER_SEGMENT
+        return attrs
 
     def validate_style_mix(self, value: dict[str, float]) -> dict[str, float]:
         unknown = sorted(set(value) - set(STYLES))

@@ -109,6 +109,19 @@ def test_a_variation_of_a_catalog_track(tiny_world, make_user):
     job = client.get(f"{GENERATIONS}{response.json()['id']}/").json()
     assert job["status"] == "succeeded", job["error"]
     assert job["variation_of"] == source.pk
+    # What the job reports is what it did: the source's style, its length, greedy decoding.
+    assert job["condition"] == pytest.approx(source.style_vector, abs=1e-6)
+    assert (job["bars"], job["temperature"]) == (16, 0.0)
+    assert job["tracks"][0]["provenance"]["variation_of"] == source.pk
+    assert job["tracks"][0]["provenance"]["conditioning_vector"] == job["condition"]
+
+    clash = client.post(
+        GENERATIONS,
+        {"count": 1, "variation_of": source.pk, "bars": 8, "tempo_bpm": 90},
+        format="json",
+    )
+    assert clash.status_code == 400
+    assert set(clash.json()) == {"bars", "tempo_bpm"}
 
 
 @pytest.mark.parametrize(
