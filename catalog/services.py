@@ -146,15 +146,21 @@ def import_midi(
     )
 
 
-def upload_midi(*, user: AbstractBaseUser, midi_bytes: bytes, title: str) -> Track:
-    """Staff uploads join the public catalog; anyone else's stay private to them."""
+def upload_midi(*, user: AbstractBaseUser, midi_bytes: bytes, title: str) -> tuple[Track, bool]:
+    """Staff uploads join the public catalog; anyone else's stay private to them.
+
+    Returns the track and whether it was created: the same file uploaded again (a client's
+    retry) gives back the track it made the first time.
+    """
     if user.is_staff:
-        return import_midi(
-            midi_bytes=midi_bytes, title=title, origin=Origin.CATALOG, is_public=True
-        )
-    return import_midi(
-        midi_bytes=midi_bytes, title=title, origin=Origin.UPLOAD, owner=user, is_public=False
-    )
+        place: dict[str, Any] = {"origin": Origin.CATALOG, "is_public": True}
+    else:
+        place = {"origin": Origin.UPLOAD, "owner": user, "is_public": False}
+    lookup = {key: value for key, value in place.items() if key != "is_public"}
+    existing = Track.objects.filter(midi_sha256=_sha256(midi_bytes), **lookup).first()
+    if existing is not None:
+        return existing, False
+    return import_midi(midi_bytes=midi_bytes, title=title, **place), True
 
 
 def import_corpus_piece(*, piece: CorpusPiece) -> tuple[Track, bool]:

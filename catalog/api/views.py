@@ -80,8 +80,10 @@ class TrackViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     @extend_schema(
         request={"multipart/form-data": TrackUploadSerializer},
-        responses={201: TrackSerializer},
+        responses={201: TrackSerializer, 200: TrackSerializer},
         summary="Upload a MIDI file (staff: into the catalog; others: a private upload)",
+        description="The same file uploaded again by the same person answers 200 with the "
+        "track made the first time (retries are safe).",
     )
     def create(self, request: Request) -> Response:
         upload = TrackUploadSerializer(data=request.data)
@@ -89,11 +91,13 @@ class TrackViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         midi = upload.validated_data["midi"]
         title = upload.validated_data.get("title") or Path(midi.name or "").stem or "Untitled"
         try:
-            track = services.upload_midi(user=request.user, midi_bytes=midi.read(), title=title)
+            track, created = services.upload_midi(
+                user=request.user, midi_bytes=midi.read(), title=title
+            )
         except InvalidMidi as error:
             raise ValidationError({"midi": [error.message]}) from error
         body = TrackSerializer(track, context=self.get_serializer_context()).data
-        return Response(body, status=status.HTTP_201_CREATED)
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     def _track_with_midi(self) -> Track:
         track = self.get_object()

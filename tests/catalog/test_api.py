@@ -73,6 +73,16 @@ def test_broken_midi_is_refused_with_a_message_and_writes_nothing(auth_client, m
     assert stored_files(media_root) == []
 
 
+def test_uploading_the_same_file_again_gives_back_the_first_track(auth_client, make_user):
+    first = upload(auth_client, midi_bytes(), title="Mine")
+    again = upload(auth_client, midi_bytes(), title="Mine")
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["id"] == first.json()["id"]
+    other = upload(client_for(make_user("bob")), midi_bytes(), title="Bob's")
+    assert other.status_code == 201 and other.json()["id"] != first.json()["id"]
+    assert Track.objects.filter(origin="upload").count() == 2
+
+
 def test_tracks_filter_by_style_and_origin_and_search_by_composer(auth_client, corpus_tracks):
     upload(auth_client, midi_bytes())
 
