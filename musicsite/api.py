@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
-from django.http import HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -35,6 +35,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         # Any endpoint whose model is not trained yet, or unusable, says which and why.
         exc = exceptions.APIException(f"Not available yet: {exc}")
         exc.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    elif isinstance(exc, Http404):
+        # Django's message names the model ("No GenerationRequest matches ..."): say less.
+        exc = exceptions.NotFound()
     elif isinstance(exc, IntegrityError):
         logger.warning("integrity error answered as 409: %s", exc)
         exc = exceptions.APIException("The request conflicts with existing data.")

@@ -98,7 +98,8 @@ class GenerationSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(TrackSerializer(many=True))
     def get_tracks(self, request: GenerationRequest) -> list[dict[str, Any]]:
-        tracks = [output.track for output in request.outputs.select_related("track")]
+        outputs = request.outputs.select_related("track").order_by("pk")  # in the order made
+        tracks = [output.track for output in outputs]
         return TrackSerializer(tracks, many=True, context=self.context).data
 
 

@@ -45,7 +45,7 @@ class GenerationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         body = {
             "id": generation.pk,
             "status": generation.job.status,
-            "url": reverse("generation-detail", args=[generation.pk]),
+            "url": request.build_absolute_uri(reverse("generation-detail", args=[generation.pk])),
         }
         return Response(body, status=status.HTTP_202_ACCEPTED)
 

@@ -35,6 +35,7 @@ def test_a_generation_job_makes_private_ai_generated_tracks(tiny_world, make_use
     assert accepted.status_code == 202, accepted.json()
     body = accepted.json()
     assert body["status"] == "queued"
+    assert body["url"] == f"http://testserver{GENERATIONS}{body['id']}/"
     assert client.get(body["url"]).json()["status"] == "queued"
 
     run_pending_jobs()
@@ -48,7 +49,7 @@ def test_a_generation_job_makes_private_ai_generated_tracks(tiny_world, make_use
     provenance = track["provenance"]
     assert provenance["model_version"] == tiny_world.version
     assert provenance["requested_by"] == "composer"
-    assert provenance["seed"] in {11, 12}
+    assert [t["provenance"]["seed"] for t in job["tracks"]] == [11, 12]  # in the order made
     assert len(provenance["conditioning_vector"]) == 12
 
     midi_bytes = download(client, f"/api/v1/tracks/{track['id']}/midi/")
@@ -57,7 +58,8 @@ def test_a_generation_job_makes_private_ai_generated_tracks(tiny_world, make_use
     assert any(text.startswith("AI-generated") and tiny_world.version in text for text in texts)
 
     stranger = client_for(make_user("stranger"))
-    assert stranger.get(body["url"]).status_code == 404
+    hidden = stranger.get(body["url"])
+    assert hidden.status_code == 404 and hidden.json() == {"detail": "Not found."}
     assert stranger.get(f"/api/v1/tracks/{track['id']}/").status_code == 404
 
 
