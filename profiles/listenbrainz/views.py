@@ -189,7 +189,9 @@ class ValidateTokenView(ListenBrainzView):
 
 class OwnDataView(ListenBrainzView):
     def own_user(self, request: Request, user_name: str) -> Any:
-        if user_name != request.user.get_username():
+        # Usernames are unique without regard to case (registration refuses "ALICE" beside
+        # "alice"), so they are matched the same way here.
+        if user_name.casefold() != request.user.get_username().casefold():
             raise ListenBrainzError(f"Cannot find user: {user_name}", status.HTTP_404_NOT_FOUND)
         return request.user
 

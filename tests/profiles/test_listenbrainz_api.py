@@ -137,3 +137,9 @@ def test_validate_token_and_anonymous_submissions(api_client, user):
     assert invalid["valid"] is False
     anonymous = api_client.post("/1/submit-listens", {}, format="json")
     assert anonymous.status_code == 401 and anonymous.json()["code"] == 401
+
+
+def test_reads_name_the_user_without_regard_to_case(auth_client, make_user):
+    assert auth_client.get("/1/user/ALICE/listen-count").status_code == 200
+    make_user("bob")
+    assert auth_client.get("/1/user/Bob/listen-count").status_code == 404
