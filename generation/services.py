@@ -366,6 +366,10 @@ def update_playlist(
             )
             for i, track in enumerate(tracks)
         )
+        # Generated tracks still being made will join; the length counts them too.
+        still_coming = max(0, playlist.length - len(items))
+        playlist.length = len(tracks) + still_coming
+        playlist.save(update_fields=["length", "updated_at"])
     return playlist
 
 

@@ -144,6 +144,8 @@ class PlaylistUpdateSerializer(serializers.Serializer):
     tracks = serializers.ListField(
         child=serializers.IntegerField(),
         required=False,
+        min_length=1,
         max_length=100,
-        help_text="The new order of the playlist's tracks (ids); tracks left out are removed.",
+        help_text="The new order of the playlist's tracks (ids); tracks left out are removed. "
+        "At least one stays (DELETE removes the playlist).",
     )

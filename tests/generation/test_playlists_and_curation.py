@@ -101,6 +101,9 @@ def test_a_playlist_can_be_renamed_reordered_trimmed_and_deleted(listener, make_
     assert updated.status_code == 200, updated.json()
     assert updated.json()["name"] == "Evening"
     assert [item["track"]["id"] for item in updated.json()["items"]] == order
+    assert updated.json()["length"] == 4
+    emptied = client.patch(url, {"tracks": []}, format="json")
+    assert emptied.status_code == 400 and "tracks" in emptied.json()
 
     foreign = client.patch(url, {"tracks": [*order, 999_999]}, format="json")
     assert foreign.status_code == 400
