@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -11,6 +12,19 @@ if TYPE_CHECKING:
 JobHandler = Callable[["JobContext"], dict[str, Any]]
 
 _HANDLERS: dict[str, JobHandler] = {}
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    """A kind the worker submits on its own: when ``is_due()`` says there is work, and at
+    most once per ``min_interval_s()`` seconds (read each time, so settings can change)."""
+
+    kind: str
+    min_interval_s: Callable[[], float]
+    is_due: Callable[[], bool]
+
+
+_PERIODIC: dict[str, PeriodicJob] = {}
 
 
 class UnknownJobKind(LookupError):
@@ -34,3 +48,12 @@ def handler_for(kind: str) -> JobHandler:
         return _HANDLERS[kind]
     except KeyError:
         raise UnknownJobKind(f"no handler is registered for job kind {kind!r}") from None
+
+
+def register_periodic(job: PeriodicJob) -> None:
+    handler_for(job.kind)  # a periodic kind must be runnable
+    _PERIODIC[job.kind] = job
+
+
+def periodic_jobs() -> list[PeriodicJob]:
+    return list(_PERIODIC.values())

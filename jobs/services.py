@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from jobs.models import Job, JobStatus
-from jobs.registry import handler_for
+from jobs.registry import handler_for, periodic_jobs
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,24 @@ def submit_job(
     )
     transaction.on_commit(lambda: _enqueue(job.pk))
     return job
+
+
+def submit_due_periodic_jobs() -> list[Job]:
+    """Submit each registered periodic kind that has work, none of its kind is queued or
+    running, and the last one was submitted at least its interval ago."""
+    submitted = []
+    for periodic in periodic_jobs():
+        previous = Job.objects.filter(kind=periodic.kind).order_by("-created_at", "-id").first()
+        if previous is not None:
+            if previous.status in (JobStatus.QUEUED, JobStatus.RUNNING):
+                continue
+            age = (timezone.now() - previous.created_at).total_seconds()
+            if age < periodic.min_interval_s():
+                continue
+        if periodic.is_due():
+            submitted.append(submit_job(kind=periodic.kind))
+            logger.info("submitted periodic %s job %s", periodic.kind, submitted[-1].pk)
+    return submitted
 
 
 def recover_stale_jobs(*, stale_after_s: float | None = None) -> dict[str, int]:

@@ -176,6 +176,9 @@ else:
 JOBS_HEARTBEAT_S = float(os.environ.get("JOBS_HEARTBEAT_S", "5"))
 JOBS_STALE_AFTER_S = float(os.environ.get("JOBS_STALE_AFTER_S", "60"))
 JOBS_MAX_ATTEMPTS = int(os.environ.get("JOBS_MAX_ATTEMPTS", "3"))
+# The worker refits the taste model when listens, feedback or tracks arrived since the last
+# fit, at most once per this many seconds; 0 turns it off.
+TASTE_RETRAIN_INTERVAL_S = float(os.environ.get("TASTE_RETRAIN_INTERVAL_S", "3600"))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from scipy import sparse
@@ -22,7 +23,8 @@ from artifacts.services import (
     new_version_name,
     register_artifact,
 )
-from profiles.models import Profile
+from catalog.models import Track
+from profiles.models import FeedbackEvent, Listen, Profile
 from profiles.services import store_taste
 from recommender.dataset import TrainingData, history_of, load_training_data
 from recommender.ml.artifacts import load_artifact, save_artifact
@@ -65,6 +67,23 @@ def load_bundle(path: Path) -> TasteBundle:
 
 def taste_model_health() -> str:
     return health(TASTE_KIND, load_bundle)
+
+
+def taste_retraining_is_due() -> bool:
+    """Whether the worker should refit: retraining is on (``TASTE_RETRAIN_INTERVAL_S`` > 0)
+    and listens, feedback or public tracks arrived since the active model was fitted (or
+    there is no model yet and a catalog to fit on)."""
+    if settings.TASTE_RETRAIN_INTERVAL_S <= 0:
+        return False
+    active = ModelArtifact.objects.filter(kind=TASTE_KIND, is_active=True).first()
+    if active is None:
+        return Track.objects.exists()
+    since = active.created_at
+    return (
+        Listen.objects.filter(created_at__gt=since).exists()
+        or FeedbackEvent.objects.filter(created_at__gt=since).exists()
+        or Track.objects.filter(is_public=True, created_at__gt=since).exists()
+    )
 
 
 # Neighbourhood sizes of the served model: two 5,000² dense matrices (200 MB) keep a top-20

@@ -38,7 +38,13 @@ test_database_url.__test__ = False  # a helper, not a test
 
 
 def process_env(**overrides: str) -> dict[str, str]:
-    env = {**os.environ, "DATABASE_URL": test_database_url(), "DEBUG": "1"}
+    # No periodic taste refits in workers a test starts unless it asks for them.
+    env = {
+        **os.environ,
+        "DATABASE_URL": test_database_url(),
+        "DEBUG": "1",
+        "TASTE_RETRAIN_INTERVAL_S": "0",
+    }
     env.update(overrides)
     return env
 

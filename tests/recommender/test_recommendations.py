@@ -12,10 +12,13 @@ from artifacts.models import ModelArtifact
 from artifacts.services import load_active
 from catalog.midi.style_space import compose_vector, one_hot_style
 from catalog.models import Track
+from jobs.models import Job
+from jobs.runner import run_job
+from jobs.services import submit_due_periodic_jobs
 from profiles.models import Listen, Profile
 from recommender.dataset import load_training_data
 from recommender.services import TASTE_KIND, load_bundle, store_tastes
-from tests.helpers import client_for
+from tests.helpers import client_for, wait_until
 
 pytestmark = pytest.mark.django_db
 RECOMMENDATIONS = "/api/v1/recommendations/"
@@ -268,3 +271,36 @@ def test_the_include_generated_preference_holds_unless_the_query_says(listeners,
     )
     assert not offered()
     assert offered(include_generated="true")
+
+
+def test_the_worker_refits_the_taste_model_once_new_listens_arrive(
+    listeners, catalog, make_user, settings
+):
+    settings.TASTE_RETRAIN_INTERVAL_S = 3600
+    call_command("train_taste")
+    assert submit_due_periodic_jobs() == []  # nothing new since the fit
+    listen(make_user("late"), catalog["madrigal"][5:8])
+    [job] = submit_due_periodic_jobs()
+    assert job.kind == "train_taste"
+    assert submit_due_periodic_jobs() == []  # one is already queued
+    before = ModelArtifact.objects.get(kind="taste", is_active=True)
+    assert run_job(job.pk, heartbeat=False) == "succeeded"
+    after = ModelArtifact.objects.get(kind="taste", is_active=True)
+    assert after.version != before.version and after.data_summary["users"] == 8
+    listen(make_user("later"), catalog["madrigal"][:1])
+    assert submit_due_periodic_jobs() == []  # the last refit is under an hour old
+    settings.TASTE_RETRAIN_INTERVAL_S = 0
+    Job.objects.filter(pk=job.pk).update(created_at=job.created_at - timedelta(days=1))
+    assert submit_due_periodic_jobs() == []  # turned off
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_running_worker_fits_the_taste_model_by_itself(listeners, start_process):
+    start_process("run_worker", "--interval", "0.1", TASTE_RETRAIN_INTERVAL_S="3600")
+    wait_until(
+        lambda: Job.objects.filter(kind="train_taste", status="succeeded").exists(),
+        timeout=120,
+        what="the worker's periodic train_taste job",
+    )
+    assert ModelArtifact.objects.get(kind="taste", is_active=True).data_summary["users"] == 7

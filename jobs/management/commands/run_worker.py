@@ -8,13 +8,14 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections
 
-from jobs.services import recover_stale_jobs
+from jobs.services import recover_stale_jobs, submit_due_periodic_jobs
 
 
 class Command(BaseCommand):
     help = (
         "Run a task worker for the configured backend (db_worker or an RQ worker), "
-        "recovering jobs whose worker died, at start and then periodically."
+        "recovering jobs whose worker died and submitting due periodic jobs (such as "
+        "retraining the taste model), at start and then periodically."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -40,6 +41,8 @@ class Command(BaseCommand):
         counts = recover_stale_jobs()
         if any(counts.values()):
             self.stdout.write(f"recovered stale jobs: {counts}")
+        for job in submit_due_periodic_jobs():
+            self.stdout.write(f"submitted periodic {job.kind} job {job.pk}")
 
     def _recover_forever(self, stop: threading.Event) -> None:
         period = max(1.0, settings.JOBS_STALE_AFTER_S / 2)
