@@ -48,6 +48,7 @@ from generation.selectors import style_prototypes
 from jobs.models import Job, JobStatus
 from jobs.services import submit_job
 from profiles.models import Profile
+from profiles.selectors import preferences_of
 from recommender.selectors import recommend_for
 
 logger = logging.getLogger(__name__)
@@ -290,9 +291,7 @@ def create_playlist(
 
     ``generated_share=None`` takes the person's preference, else the default share."""
     if generated_share is None:
-        profile = Profile.objects.filter(user=user).first()
-        preferences = profile.preferences if profile else {}
-        generated_share = preferences.get("generated_share", DEFAULT_GENERATED_SHARE)
+        generated_share = preferences_of(user).get("generated_share", DEFAULT_GENERATED_SHARE)
     generated = round(length * generated_share)
     _, recommendations = recommend_for(
         user, limit=length - generated, include_generated=False, diversity=0.3

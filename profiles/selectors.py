@@ -16,7 +16,7 @@ from jobs.models import Job
 from profiles.export import export_sections
 from profiles.importers.rules import from_unix
 from profiles.importing import IMPORT_JOB_KIND
-from profiles.models import Feedback, FeedbackEvent, Listen, NowPlaying
+from profiles.models import Feedback, FeedbackEvent, Listen, NowPlaying, Profile
 from profiles.services import profile_of
 
 
@@ -38,6 +38,12 @@ def export_user_data(*, user: AbstractBaseUser) -> dict[str, Any]:
     for name, section in export_sections().items():
         data[name] = section(user)
     return data
+
+
+def preferences_of(user: AbstractBaseUser) -> dict[str, Any]:
+    """The person's stated preferences (empty when they have said nothing)."""
+    stored = Profile.objects.filter(user=user).values_list("preferences", flat=True).first()
+    return stored or {}
 
 
 # --- Listening history -------------------------------------------------------------------

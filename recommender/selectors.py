@@ -14,7 +14,8 @@ from scipy import sparse
 from artifacts.services import ArtifactUnavailable, LoadedArtifact, load_active
 from catalog.midi.style_space import STYLES, split_vector
 from catalog.models import Track
-from profiles.models import Feedback, FeedbackScore, Listen, Profile
+from profiles.models import Feedback, FeedbackScore, Listen
+from profiles.selectors import preferences_of
 from recommender.dataset import SKIP_WEIGHT, history_of, track_vector
 from recommender.ml.taste import UserHistory
 from recommender.services import TASTE_KIND, TasteBundle, load_bundle
@@ -63,8 +64,7 @@ def recommend_for(
     bundle = served.model
     history = history_of(user.pk, bundle.track_ids)
     heard = _heard_weights(user, bundle)
-    profile = Profile.objects.filter(user=user).first()
-    preferences = profile.preferences if profile else {}
+    preferences = preferences_of(user)
     if include_generated is None:
         include_generated = preferences.get("include_generated", True)
     allowed = recommendable_tracks(user, include_generated=include_generated)
@@ -82,8 +82,7 @@ def recommend_for(
         track = by_id.get(track_id)
         if track is None or track.style in avoided or track_id in left_out:
             continue
-        if any(r.track.pk == track_id for r in results):
-            continue
+        left_out.add(track_id)  # once in the list is enough
         results.append(Recommendation(track, score, explain(track)))
         if len(results) == limit:
             break

@@ -156,12 +156,16 @@ def store_tastes(bundle: TasteBundle, data: TrainingData, version: str) -> None:
         user = users.get(int(user_id))
         if user is None:
             continue
-        store_taste(
-            user=user,
-            vector=vector.tolist(),
-            styles=TasteModel.explain(vector),
-            model_version=version,
-        )
+        _store_vector(user, vector, version)
+
+
+def _store_vector(user: Any, vector: np.ndarray, version: str) -> None:
+    store_taste(
+        user=user,
+        vector=vector.tolist(),
+        styles=TasteModel.explain(vector),
+        model_version=version,
+    )
 
 
 def refresh_taste(profile: Profile) -> None:
@@ -173,12 +177,7 @@ def refresh_taste(profile: Profile) -> None:
         return
     bundle: TasteBundle = served.model
     vector = bundle.taste.conditioning_vector(history_of(profile.user_id, bundle.track_ids))
-    store_taste(
-        user=profile.user,
-        vector=vector.tolist(),
-        styles=TasteModel.explain(vector),
-        model_version=served.artifact.version,
-    )
+    _store_vector(profile.user, vector, served.artifact.version)
     profile.refresh_from_db(
         fields=["taste_vector", "taste_styles", "taste_model_version", "taste_updated_at"]
     )
