@@ -28,6 +28,7 @@ from music21 import corpus as music21_corpus
 from catalog.midi.features import MidiFeatures, extract_features
 from catalog.midi.scores import score_to_midi
 from catalog.midi.style_space import STYLES
+from catalog.midi.titles import ScoreTitles, piece_title
 from catalog.midi.validation import load_midi
 
 T = TypeVar("T")
@@ -357,13 +358,20 @@ def _skip_beaming(self: stream.Stream, *args: object, **kwargs: object) -> None:
 
 def _title(score: stream.Stream, item: CorpusItem) -> str:
     metadata = score.metadata
-    file_name = Path(item.path).name
-    for candidate in (metadata.title, metadata.movementName) if metadata else ():
-        # music21 falls back to the file name, which makes a poor title.
-        if candidate and str(candidate).strip() and str(candidate) != file_name:
-            return str(candidate).strip()
-    stem = Path(item.path).stem
-    return stem if item.tune_index is None else f"{stem} #{item.tune_index + 1}"
+    titles = (
+        ScoreTitles(
+            title=_text_or_none(metadata.title),
+            movement_name=_text_or_none(metadata.movementName),
+            parent_title=_text_or_none(metadata.parentTitle),
+        )
+        if metadata
+        else ScoreTitles()
+    )
+    return piece_title(item.path, item.tune_index, titles)
+
+
+def _text_or_none(value: object) -> str | None:
+    return str(value) if value else None
 
 
 def _composer(score: stream.Stream, info: CollectionInfo) -> str:
