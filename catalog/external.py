@@ -29,9 +29,7 @@ MatchKey = tuple[str, str]
 class TrackMetadata:
     artist_name: str
     track_name: str
-    release_name: str = ""
     duration_ms: int | None = None
-    recording_mbid: str = ""
 
     @property
     def key(self) -> MatchKey:

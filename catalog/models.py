@@ -18,10 +18,15 @@ _NOT_WORD = re.compile(r"[\W_]+")
 
 
 def normalize_name(value: str) -> str:
-    """Artist or title reduced for matching: accents, case, punctuation and spacing ignored."""
+    """Artist or title reduced for matching: accents, case, punctuation and spacing ignored.
+
+    A name made only of punctuation ("!!!", "( )") keeps its punctuation, or every such
+    name would match every other.
+    """
     decomposed = unicodedata.normalize("NFKD", value or "")
     without_marks = "".join(char for char in decomposed if not unicodedata.combining(char))
-    return " ".join(_NOT_WORD.sub(" ", without_marks.casefold()).split())
+    folded = without_marks.casefold()
+    return " ".join(_NOT_WORD.sub(" ", folded).split()) or " ".join(folded.split())
 
 
 def track_midi_path(track: Track, filename: str) -> str:

@@ -55,16 +55,25 @@ def import_source(format_name: str) -> str:
 def _as_input(parsed: ParsedListen) -> ListenInput:
     return ListenInput(
         listened_at=parsed.listened_at,
-        metadata=TrackMetadata(
-            artist_name=parsed.artist_name,
-            track_name=parsed.track_name,
-            release_name=parsed.album,
-            recording_mbid=parsed.recording_mbid,
-        ),
+        metadata=TrackMetadata(artist_name=parsed.artist_name, track_name=parsed.track_name),
         ms_played=parsed.ms_played,
         skipped=parsed.skipped,
         play_count=parsed.play_count,
+        track_metadata=_as_submitted(parsed),
     )
+
+
+def _as_submitted(parsed: ParsedListen) -> dict[str, Any]:
+    """The file's metadata in ListenBrainz's shape, kept with the listen."""
+    submitted: dict[str, Any] = {
+        "artist_name": parsed.artist_name,
+        "track_name": parsed.track_name,
+    }
+    if parsed.album:
+        submitted["release_name"] = parsed.album
+    if parsed.recording_mbid:
+        submitted["additional_info"] = {"recording_mbid": parsed.recording_mbid}
+    return submitted
 
 
 def _chunks(records: Iterator[ImportRecord], report: ImportReport) -> Iterator[list[ListenInput]]:

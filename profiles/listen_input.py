@@ -27,7 +27,11 @@ from profiles.importers.rules import (
 
 @dataclass(frozen=True, slots=True)
 class ListenInput:
-    """One validated listen: of catalog track ``track_id``, or of ``metadata``."""
+    """One validated listen: of catalog track ``track_id``, or of ``metadata``.
+
+    ``track_metadata`` is the metadata object as the client sent it, to be kept with the
+    listen (album, MusicBrainz ids, tags and whatever else its player knows).
+    """
 
     listened_at: datetime
     track_id: int | None = None
@@ -36,6 +40,13 @@ class ListenInput:
     skipped: bool = False
     play_count: int = 1
     source: str | None = None
+    track_metadata: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlayingNowInput:
+    metadata: TrackMetadata
+    track_metadata: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +65,12 @@ class ListenProblems(Exception):
 MAX_COUNT = 2**31 - 1
 MAX_ID = 2**63 - 1
 COUNT_MESSAGE = f"Expected an integer from 0 to {MAX_COUNT}."
+# ListenBrainz's limits on what additional_info may hold.
+MAX_TAGS = 50
+MAX_TAG_CHARS = 64
+SINGLE_MBID_KEYS = ("recording_mbid", "release_mbid", "release_group_mbid", "track_mbid")
+MULTIPLE_MBID_KEYS = ("artist_mbids", "work_mbids")
+MBID_MESSAGE = "Not a valid MusicBrainz id (UUID)."
 
 
 def _is_int(value: Any) -> bool:
@@ -133,11 +150,15 @@ class _ItemReader:
         if field not in self.item:
             self.problem(field, "This field is required.")
             return None
-        if unix_only and not _is_int(self.item[field]):
-            self.problem(field, "Expected an integer (Unix seconds).")
-            return None
+        value = self.item[field]
+        if unix_only:
+            # ListenBrainz takes whatever int() takes: 1700000000.5 and "1700000000" too.
+            value = _lenient_int_or_none(value)
+            if value is None:
+                self.problem(field, "Expected an integer (Unix seconds).")
+                return None
         try:
-            listened_at = read_timestamp(self.item[field])
+            listened_at = read_timestamp(value)
         except ValueError as exc:
             self.problem(field, str(exc))
             return None
@@ -163,25 +184,63 @@ class _ItemReader:
         if not isinstance(info, dict):
             self.problem(f"{field}.additional_info", "Expected an object.")
             info = {}
-        release = value.get("release_name") or ""
-        problem = text_problem(release, MAX_NAME_CHARS, required=False)
+        problem = text_problem(value.get("release_name") or "", MAX_NAME_CHARS, required=False)
         if problem:
             self.problem(f"{field}.release_name", problem)
-        duration_ms = value.get("duration_ms", info.get("duration_ms"))
-        if duration_ms is not None and not _is_count(duration_ms):
-            self.problem(f"{field}.duration_ms", COUNT_MESSAGE)
-        mbid = value.get("recording_mbid", info.get("recording_mbid")) or ""
+        duration_ms = self._duration_ms(value, info, field)
+        mbid = value.get("recording_mbid")
         if mbid and not _is_uuid(mbid):
-            self.problem(f"{field}.recording_mbid", "Not a valid MusicBrainz id (UUID).")
+            self.problem(f"{field}.recording_mbid", MBID_MESSAGE)
+        self._check_additional_info(info, f"{field}.additional_info")
+        self._check_storable(value, field)
         if len(names) < 2 or self.failed:
             return None
         return TrackMetadata(
             artist_name=names["artist_name"],
             track_name=names["track_name"],
-            release_name=(release or "")[:MAX_NAME_CHARS],
             duration_ms=duration_ms,
-            recording_mbid=mbid,
         )
+
+    def _duration_ms(self, value: dict, info: dict, field: str) -> int | None:
+        """The track's length: ``duration_ms``, or ListenBrainz's ``duration`` in seconds."""
+        for key, scale in (("duration_ms", 1), ("duration", 1000)):
+            raw = value.get(key, info.get(key))
+            if raw is None:
+                continue
+            number = _lenient_int_or_none(raw)
+            if number is None or not 0 <= number * scale <= MAX_COUNT:
+                self.problem(f"{field}.{key}", COUNT_MESSAGE)
+                return None
+            return number * scale
+        return None
+
+    def _check_additional_info(self, info: dict, field: str) -> None:
+        tags = info.get("tags", [])
+        if not isinstance(tags, list) or len(tags) > MAX_TAGS:
+            self.problem(f"{field}.tags", f"Expected a list of at most {MAX_TAGS} tags.")
+        elif any(not isinstance(tag, str) or len(tag) > MAX_TAG_CHARS for tag in tags):
+            self.problem(f"{field}.tags", f"Each tag is a string of at most {MAX_TAG_CHARS}.")
+        for key in SINGLE_MBID_KEYS:
+            if info.get(key) and not _is_uuid(info[key]):
+                self.problem(f"{field}.{key}", MBID_MESSAGE)
+        for key in MULTIPLE_MBID_KEYS:
+            mbids = info.get(key) or []
+            if not isinstance(mbids, list) or not all(_is_uuid(mbid) for mbid in mbids):
+                self.problem(f"{field}.{key}", "Expected a list of MusicBrainz ids (UUIDs).")
+
+    def _check_storable(self, value: dict, field: str) -> None:
+        """What is kept as sent must be storable as JSON in every supported database."""
+        try:
+            text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            self.problem(field, "Not valid Unicode text (lone surrogates).")
+            return
+        except ValueError:
+            self.problem(field, "NaN and Infinity are not JSON numbers.")
+            return
+        if "\\u0000" in text:
+            self.problem(field, "Must not contain NUL characters.")
 
     @property
     def failed(self) -> bool:
@@ -189,11 +248,31 @@ class _ItemReader:
 
 
 def _is_uuid(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
     try:
-        uuid.UUID(str(value))
+        uuid.UUID(value)
     except ValueError:
         return False
     return True
+
+
+def _lenient_int_or_none(value: Any) -> int | None:
+    """What Python's int() makes of a JSON number or numeric string, as ListenBrainz reads
+    them; None for anything else."""
+    try:
+        return _lenient_int(value)
+    except ValueError:
+        return None
+
+
+def _lenient_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError("not a number")
+    try:
+        return int(value)
+    except (OverflowError, ValueError):
+        raise ValueError("not an integer") from None
 
 
 def _check_size(index: int, item: Any, problems: list[Problem], field: str) -> bool:
@@ -260,15 +339,16 @@ def _read_api_item(reader: _ItemReader) -> ListenInput | None:
         ms_played=ms_played,
         skipped=skipped,
         source=source,
+        track_metadata=item["track_metadata"] if metadata else None,
     )
 
 
 def read_listenbrainz_listens(
     items: list[Any], *, now: datetime, playing_now: bool
-) -> list[ListenInput | TrackMetadata]:
-    """Listens of a ListenBrainz ``payload``; for ``playing_now``, bare track metadata."""
+) -> list[ListenInput | PlayingNowInput]:
+    """Listens of a ListenBrainz ``payload``; for ``playing_now``, what is playing."""
     problems: list[Problem] = []
-    listens: list[ListenInput | TrackMetadata] = []
+    listens: list[ListenInput | PlayingNowInput] = []
     for index, item in enumerate(items):
         if not isinstance(item, dict):
             problems.append(Problem(index, "listen", "Expected a JSON object."))
@@ -284,11 +364,17 @@ def read_listenbrainz_listens(
             if "listened_at" in item:
                 reader.problem("listened_at", "Not allowed in a playing_now submission.")
             elif metadata is not None:
-                listens.append(metadata)
+                listens.append(PlayingNowInput(metadata, item["track_metadata"]))
             continue
         listened_at = reader.listened_at(unix_only=True)
         if metadata is not None and listened_at is not None and not reader.failed:
-            listens.append(ListenInput(listened_at=listened_at, metadata=metadata))
+            listens.append(
+                ListenInput(
+                    listened_at=listened_at,
+                    metadata=metadata,
+                    track_metadata=item["track_metadata"],
+                )
+            )
     if problems:
         raise ListenProblems(problems)
     return listens

@@ -56,6 +56,9 @@ class Listen(models.Model):
     skipped = models.BooleanField(default=False)
     play_count = models.PositiveIntegerField(default=1)
     source = models.CharField(max_length=32, default="api", db_index=True)
+    # What the client sent when it named the track by metadata (album, MusicBrainz ids,
+    # tags...), kept as sent: the shared track holds only the matched artist and title.
+    track_metadata = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -123,6 +126,7 @@ class NowPlaying(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="now_playing"
     )
     track = models.ForeignKey("catalog.Track", on_delete=models.CASCADE, related_name="+")
+    track_metadata = models.JSONField(null=True, blank=True)
     started_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
 

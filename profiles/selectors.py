@@ -108,6 +108,7 @@ def export_listens(user: AbstractBaseUser) -> list[dict[str, Any]]:
             "skipped",
             "play_count",
             "source",
+            "track_metadata",
             "created_at",
         ).iterator(chunk_size=5000)
     )
@@ -143,7 +144,9 @@ def export_uploads(user: AbstractBaseUser) -> list[dict[str, Any]]:
 
 def export_now_playing(user: AbstractBaseUser) -> dict[str, Any] | None:
     return (
-        NowPlaying.objects.filter(user=user).values("track_id", "started_at", "expires_at").first()
+        NowPlaying.objects.filter(user=user)
+        .values("track_id", "track_metadata", "started_at", "expires_at")
+        .first()
     )
 
 

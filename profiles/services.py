@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -133,7 +134,13 @@ def record_listens(
         track_id = listen.track_id or metadata_ids[listen.metadata.key]  # type: ignore[union-attr]
         rows.setdefault(
             (track_id, listen.listened_at),
-            (listen.ms_played, listen.skipped, listen.play_count, listen.source or source),
+            (
+                listen.ms_played,
+                listen.skipped,
+                listen.play_count,
+                listen.source or source,
+                _json_or_none(listen.track_metadata),
+            ),
         )
     accepted = _insert_listens(user.pk, rows, created_at)
     return ListenTally(accepted=accepted, duplicates=len(listens) - accepted)
@@ -173,8 +180,14 @@ _LISTEN_COLUMNS = (
     ("skipped", "boolean"),
     ("play_count", "integer"),
     ("source", "varchar"),
+    ("track_metadata", "jsonb"),
     ("created_at", "timestamptz"),
 )
+
+
+def _json_or_none(value: dict[str, Any] | None) -> str | None:
+    # Raw SQL below: JSON goes in as text, which both databases' JSON columns accept.
+    return None if value is None else json.dumps(value, ensure_ascii=False)
 
 
 def _insert_listens(
@@ -229,22 +242,6 @@ def _insert_listens(
     return inserted
 
 
-def _pg_array_element(value: object) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, int):
-        return str(value)
-    text = value.isoformat() if isinstance(value, datetime) else str(value)
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _pg_array_literal(values: Sequence[object]) -> str:
-    """A PostgreSQL array literal, e.g. ``{1,NULL,"a \\"b\\""}``."""
-    return "{" + ",".join(map(_pg_array_element, values)) + "}"
-
-
 # --- Feedback and now playing ------------------------------------------------------------
 
 
@@ -268,8 +265,16 @@ NOW_PLAYING_DEFAULT = timedelta(minutes=10)
 
 
 @transaction.atomic
-def set_now_playing(*, user: AbstractBaseUser, metadata: TrackMetadata) -> NowPlaying:
-    """Show ``metadata`` as playing until the track would end (or ten minutes)."""
+def set_now_playing(
+    *,
+    user: AbstractBaseUser,
+    metadata: TrackMetadata,
+    track_metadata: dict[str, Any] | None = None,
+) -> NowPlaying:
+    """Show ``metadata`` as playing until the track would end (or ten minutes).
+
+    ``track_metadata`` is the metadata as the player sent it, shown back as sent.
+    """
     track_id = resolve_tracks([metadata])[metadata.key]
     now = timezone.now()
     lasts = (
@@ -278,6 +283,12 @@ def set_now_playing(*, user: AbstractBaseUser, metadata: TrackMetadata) -> NowPl
         else NOW_PLAYING_DEFAULT
     )
     playing, _ = NowPlaying.objects.update_or_create(
-        user=user, defaults={"track_id": track_id, "started_at": now, "expires_at": now + lasts}
+        user=user,
+        defaults={
+            "track_id": track_id,
+            "track_metadata": track_metadata,
+            "started_at": now,
+            "expires_at": now + lasts,
+        },
     )
     return playing

@@ -155,6 +155,9 @@ class ListenSerializer(serializers.Serializer):
     skipped = serializers.BooleanField()
     play_count = serializers.IntegerField()
     source = serializers.CharField()
+    track_metadata = serializers.JSONField(
+        allow_null=True, help_text="The track_metadata as submitted; null for a track id."
+    )
     created_at = serializers.DateTimeField()
 
 

@@ -8,23 +8,26 @@ from typing import Any
 from rest_framework import serializers
 
 from profiles.importers.rules import MAX_LISTENS_PER_REQUEST, MAX_NAME_CHARS
-from profiles.models import Listen
+from profiles.listen_input import MAX_TAG_CHARS, MAX_TAGS
+from profiles.models import Listen, NowPlaying
 
 LISTEN_TYPES = ("single", "import", "playing_now")
 # recording_msid: a stable id per track, in the UUID form ListenBrainz clients expect.
 _MSID_NAMESPACE = uuid.UUID("8f0b3f0c-6a8e-4a55-9a4c-0d2b7f1c5e01")
 
 
-class AdditionalInfoSerializer(serializers.Serializer):
-    duration_ms = serializers.IntegerField(required=False, min_value=0)
-    recording_mbid = serializers.UUIDField(required=False)
-
-
 class ListenBrainzTrackMetadataSerializer(serializers.Serializer):
     artist_name = serializers.CharField(max_length=MAX_NAME_CHARS)
     track_name = serializers.CharField(max_length=MAX_NAME_CHARS)
-    release_name = serializers.CharField(required=False, max_length=MAX_NAME_CHARS)
-    additional_info = AdditionalInfoSerializer(required=False)
+    release_name = serializers.CharField(
+        required=False, allow_null=True, allow_blank=True, max_length=MAX_NAME_CHARS
+    )
+    additional_info = serializers.DictField(
+        required=False,
+        help_text="Whatever the player knows, kept and shown back as sent: duration_ms (or "
+        "duration in seconds), recording_mbid, release_mbid, artist_mbids, tags (at most "
+        f"{MAX_TAGS} of {MAX_TAG_CHARS} characters), submission_client...",
+    )
 
 
 class SubmittedListenSerializer(serializers.Serializer):
@@ -95,7 +98,11 @@ class ListenCountResponseSerializer(serializers.Serializer):
     payload = CountPayloadSerializer()
 
 
-def track_metadata(track: Any) -> dict[str, Any]:
+def shown_metadata(listen: Listen | NowPlaying) -> dict[str, Any]:
+    """The metadata as the player sent it; for a listen of a catalog track, the track's."""
+    if listen.track_metadata is not None:
+        return listen.track_metadata
+    track = listen.track
     metadata: dict[str, Any] = {"artist_name": track.artist, "track_name": track.title}
     if track.duration_s:
         metadata["additional_info"] = {"duration_ms": round(track.duration_s * 1000)}
@@ -108,5 +115,5 @@ def listen_payload(listen: Listen, user_name: str) -> dict[str, Any]:
         "listened_at": int(listen.listened_at.timestamp()),
         "recording_msid": str(uuid.uuid5(_MSID_NAMESPACE, str(listen.track_id))),
         "user_name": user_name,
-        "track_metadata": track_metadata(listen.track),
+        "track_metadata": shown_metadata(listen),
     }

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import permissions, status
 from rest_framework.authentication import TokenAuthentication
@@ -25,10 +26,14 @@ from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
-from catalog.external import TrackMetadata
 from profiles import selectors, services
 from profiles.importers.rules import MAX_LISTENS_PER_REQUEST
-from profiles.listen_input import ListenInput, ListenProblems, read_listenbrainz_listens
+from profiles.listen_input import (
+    ListenInput,
+    ListenProblems,
+    PlayingNowInput,
+    read_listenbrainz_listens,
+)
 from profiles.listenbrainz.serializers import (
     LISTEN_TYPES,
     ListenCountResponseSerializer,
@@ -38,7 +43,7 @@ from profiles.listenbrainz.serializers import (
     SubmitListensSerializer,
     ValidateTokenSerializer,
     listen_payload,
-    track_metadata,
+    shown_metadata,
 )
 
 MAX_LISTEN_PAYLOAD_BYTES = 10_240_000
@@ -51,6 +56,33 @@ class ListenBrainzError(APIException):
     def __init__(self, message: str, status_code: int = status.HTTP_400_BAD_REQUEST) -> None:
         super().__init__(message)
         self.status_code = status_code
+
+
+def _token_from_header(header: str) -> str:
+    """The key after the scheme word: ListenBrainz takes ``Token``, ``token``, ``Bearer``..."""
+    _, _, key = header.strip().partition(" ")
+    return key.strip()
+
+
+class ListenBrainzTokenAuthentication(TokenAuthentication):
+    """A token under any scheme word, as ListenBrainz reads the Authorization header."""
+
+    def authenticate(self, request: Request) -> tuple[Any, Token] | None:
+        key = _token_from_header(request.META.get("HTTP_AUTHORIZATION", ""))
+        return self.authenticate_credentials(key) if key else None
+
+
+class ListenBrainzTokenScheme(OpenApiAuthenticationExtension):
+    target_class = ListenBrainzTokenAuthentication
+    name = "listenBrainzToken"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Token <key>`; as ListenBrainz, any scheme word before the key.",
+        }
 
 
 class ListenBrainzRateThrottle(UserRateThrottle):
@@ -84,7 +116,7 @@ def _message(detail: Any) -> str:
 
 
 class ListenBrainzView(APIView):
-    authentication_classes = [TokenAuthentication]
+    authentication_classes = [ListenBrainzTokenAuthentication]
     permission_classes = [permissions.IsAuthenticated]
     throttle_classes = [ListenBrainzRateThrottle]
     renderer_classes = [JSONRenderer]
@@ -128,9 +160,13 @@ class SubmitListensView(ListenBrainzView):
                 items, now=timezone.now(), playing_now=listen_type == "playing_now"
             )
             if listen_type == "playing_now":
-                metadata = listens[0]
-                assert isinstance(metadata, TrackMetadata)
-                services.set_now_playing(user=request.user, metadata=metadata)
+                playing = listens[0]
+                assert isinstance(playing, PlayingNowInput)
+                services.set_now_playing(
+                    user=request.user,
+                    metadata=playing.metadata,
+                    track_metadata=playing.track_metadata,
+                )
             else:
                 submitted = [listen for listen in listens if isinstance(listen, ListenInput)]
                 services.record_listens(user=request.user, listens=submitted, source=SOURCE)
@@ -170,8 +206,7 @@ class ValidateTokenView(ListenBrainzView):
         "(`Token <key>`) or the `token` parameter.",
     )
     def get(self, request: Request) -> Response:
-        header = request.META.get("HTTP_AUTHORIZATION", "")
-        key = header[len("Token ") :].strip() if header.startswith("Token ") else ""
+        key = _token_from_header(request.META.get("HTTP_AUTHORIZATION", ""))
         key = key or request.query_params.get("token", "")
         if not key:
             raise ListenBrainzError("You need to provide an Authorization token.")
@@ -198,7 +233,7 @@ class OwnDataView(ListenBrainzView):
 
 def _int_param(request: Request, name: str) -> int | None:
     value = request.query_params.get(name)
-    if value is None:
+    if not value:
         return None
     try:
         number = int(value)
@@ -214,7 +249,9 @@ class UserListensView(OwnDataView):
         parameters=[
             OpenApiParameter("max_ts", int, description="Listens before this Unix time."),
             OpenApiParameter("min_ts", int, description="Listens after this Unix time."),
-            OpenApiParameter("count", int, description=f"1..{MAX_ITEMS_PER_GET}, default 25."),
+            OpenApiParameter(
+                "count", int, description=f"Default 25; more than {MAX_ITEMS_PER_GET} gives that."
+            ),
         ],
         responses={200: ListensResponseSerializer},
         description="One's own listens, newest first, as ListenBrainz answers them.",
@@ -223,9 +260,7 @@ class UserListensView(OwnDataView):
         user = self.own_user(request, user_name)
         max_ts, min_ts = _int_param(request, "max_ts"), _int_param(request, "min_ts")
         count = _int_param(request, "count")
-        count = DEFAULT_ITEMS_PER_GET if count is None else count
-        if count > MAX_ITEMS_PER_GET:
-            raise ListenBrainzError(f"count must be at most {MAX_ITEMS_PER_GET}.")
+        count = min(DEFAULT_ITEMS_PER_GET if count is None else count, MAX_ITEMS_PER_GET)
         if max_ts is not None and min_ts is not None and min_ts >= max_ts:
             raise ListenBrainzError("min_ts must be less than max_ts.")
         listens = selectors.listenbrainz_listens(
@@ -247,9 +282,7 @@ class PlayingNowView(OwnDataView):
     def get(self, request: Request, user_name: str) -> Response:
         playing = selectors.now_playing_of(user=self.own_user(request, user_name))
         listens = (
-            [{"playing_now": True, "track_metadata": track_metadata(playing.track)}]
-            if playing
-            else []
+            [{"playing_now": True, "track_metadata": shown_metadata(playing)}] if playing else []
         )
         payload = {
             "count": len(listens),

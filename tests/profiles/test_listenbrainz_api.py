@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 import threading
 import time
 from datetime import datetime
@@ -143,3 +144,187 @@ def test_reads_name_the_user_without_regard_to_case(auth_client, make_user):
     assert auth_client.get("/1/user/ALICE/listen-count").status_code == 200
     make_user("bob")
     assert auth_client.get("/1/user/Bob/listen-count").status_code == 404
+
+
+def _single(metadata: dict, listened_at: object = None) -> dict:
+    listen = {"listened_at": int(time.time()) - 60 if listened_at is None else listened_at}
+    return {"listen_type": "single", "payload": [{**listen, "track_metadata": metadata}]}
+
+
+SCROBBLER_METADATA = {
+    "artist_name": "Björk",
+    "track_name": "Hyperballad",
+    "release_name": "Post",
+    "additional_info": {
+        "recording_mbid": "7d2d3f2a-5ba6-4b1d-9a3b-0c6f6f0a2c11",
+        "release_mbid": "3b6b3f2a-5ba6-4b1d-9a3b-0c6f6f0a2c12",
+        "artist_mbids": ["87c5dedd-371d-4a53-9f7f-80522fb7f3cb"],
+        "tags": ["trip hop", "electronic"],
+        "tracknumber": 4,
+        "duration_ms": 321000,
+        "submission_client": "Pano Scrobbler",
+        "listening_from": "Android",
+    },
+}
+
+
+@pytest.mark.django_db
+def test_what_the_player_sent_is_kept_and_read_back_as_sent(auth_client, user):
+    assert (
+        auth_client.post(
+            "/1/submit-listens", _single(SCROBBLER_METADATA), format="json"
+        ).status_code
+        == 200
+    )
+    playing_now = {
+        "listen_type": "playing_now",
+        "payload": [{"track_metadata": SCROBBLER_METADATA}],
+    }
+    assert auth_client.post("/1/submit-listens", playing_now, format="json").status_code == 200
+
+    listens = auth_client.get("/1/user/alice/listens").json()["payload"]["listens"]
+    assert [listen["track_metadata"] for listen in listens] == [SCROBBLER_METADATA]
+    playing = auth_client.get("/1/user/alice/playing-now").json()["payload"]["listens"]
+    assert [listen["track_metadata"] for listen in playing] == [SCROBBLER_METADATA]
+    rest = auth_client.get("/api/v1/listens/").json()["results"]
+    assert [row["track_metadata"] for row in rest] == [SCROBBLER_METADATA]
+    exported = auth_client.get("/api/v1/me/export/").json()
+    assert [row["track_metadata"] for row in exported["listens"]] == [SCROBBLER_METADATA]
+
+
+@pytest.mark.django_db
+def test_punctuation_only_names_are_different_songs(auth_client):
+    names = [("!!!", "Heart of Hearts"), ("???", "Heart of Hearts"), ("Sigur Rós", "( )")]
+    now = int(time.time())
+    body = {
+        "listen_type": "import",
+        "payload": [
+            {"listened_at": now - 60 * i, "track_metadata": {"artist_name": a, "track_name": t}}
+            for i, (a, t) in enumerate(names)
+        ],
+    }
+    assert auth_client.post("/1/submit-listens", body, format="json").status_code == 200
+
+    assert Listen.objects.values("track").distinct().count() == 3
+    listens = auth_client.get("/1/user/alice/listens").json()["payload"]["listens"]
+    shown = [
+        (x["track_metadata"]["artist_name"], x["track_metadata"]["track_name"]) for x in listens
+    ]
+    assert shown == names
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("listened_at", "duration_ms"),
+    [(1_700_000_000.7, "312000"), ("1700000000", 312000.0)],
+)
+def test_numbers_are_read_as_listenbrainz_reads_them(auth_client, listened_at, duration_ms):
+    metadata = {
+        "artist_name": "Dool",
+        "track_name": "Vantablack",
+        "additional_info": {"duration_ms": duration_ms},
+    }
+    response = auth_client.post("/1/submit-listens", _single(metadata, listened_at), format="json")
+
+    assert response.status_code == 200, response.json()
+    listen = Listen.objects.select_related("track").get()
+    assert listen.listened_at.timestamp() == 1_700_000_000
+    assert listen.track.duration_s == 312
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("additional_info", "field"),
+    [
+        ({"tags": ["x"] * 51}, "additional_info.tags"),
+        ({"tags": ["x" * 65]}, "additional_info.tags"),
+        ({"release_mbid": "not-an-mbid"}, "additional_info.release_mbid"),
+        ({"artist_mbids": ["87c5dedd-371d-4a53-9f7f-80522fb7f3cb", "nope"]}, "artist_mbids"),
+        ({"comment": "a\x00b"}, "NUL"),
+        ({"rating": float("nan")}, "NaN"),
+        ({"duration_ms": "long"}, "duration_ms"),
+    ],
+)
+def test_additional_info_that_listenbrainz_refuses_is_refused(auth_client, additional_info, field):
+    metadata = {"artist_name": "a", "track_name": "b", "additional_info": additional_info}
+    body = json.dumps(_single(metadata))  # allows NaN, as a careless client would send it
+
+    response = auth_client.post("/1/submit-listens", body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert field in response.json()["error"]
+    assert not Listen.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("scheme", ["Token", "token", "Bearer"])
+def test_the_token_is_read_under_any_scheme_word(api_client, user, scheme):
+    header = f"{scheme} {user.auth_token.key}"
+    validated = api_client.get("/1/validate-token", HTTP_AUTHORIZATION=header).json()
+    assert validated["valid"] is True
+
+    submitted = api_client.post(
+        "/1/submit-listens",
+        _single({"artist_name": "a", "track_name": "b"}),
+        format="json",
+        HTTP_AUTHORIZATION=header,
+    )
+    assert submitted.status_code == 200
+    assert Listen.objects.filter(user=user).count() == 1
+
+
+@pytest.mark.django_db
+def test_playing_now_lasts_as_long_as_its_duration_in_seconds(auth_client, user):
+    metadata = {"artist_name": "a", "track_name": "b", "additional_info": {"duration": 90}}
+    body = {"listen_type": "playing_now", "payload": [{"track_metadata": metadata}]}
+    assert auth_client.post("/1/submit-listens", body, format="json").status_code == 200
+
+    playing = NowPlaying.objects.get(user=user)
+    assert (playing.expires_at - playing.started_at).total_seconds() == 90
+
+
+@pytest.mark.django_db
+def test_listen_window_count_is_capped_and_an_empty_count_is_the_default(auth_client):
+    now = int(time.time())
+    body = {
+        "listen_type": "import",
+        "payload": [
+            {"listened_at": now - i, "track_metadata": {"artist_name": "a", "track_name": f"{i}"}}
+            for i in range(30)
+        ],
+    }
+    assert auth_client.post("/1/submit-listens", body, format="json").status_code == 200
+
+    capped = auth_client.get("/1/user/alice/listens", {"count": 5000}).json()["payload"]
+    default = auth_client.get("/1/user/alice/listens", {"count": ""}).json()["payload"]
+    assert capped["count"] == 30 and default["count"] == 25
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/1/submit-listens", "/api/v1/listens/"])
+def test_web_apps_on_other_origins_may_call_the_token_apis(api_client, user, path):
+    origin = "https://player.example.org"
+    preflight = api_client.options(
+        path,
+        HTTP_ORIGIN=origin,
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="authorization, content-type",
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+    assert "authorization" in preflight.headers["Access-Control-Allow-Headers"]
+
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {user.auth_token.key}")
+    answer = api_client.post(path, _single_or_batch(path), format="json", HTTP_ORIGIN=origin)
+    assert answer.status_code in (200, 201)
+    assert answer.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Access-Control-Allow-Credentials" not in answer.headers
+    admin = api_client.get("/admin/login/", HTTP_ORIGIN=origin)
+    assert "Access-Control-Allow-Origin" not in admin.headers
+
+
+def _single_or_batch(path: str) -> dict:
+    metadata = {"artist_name": "a", "track_name": "b"}
+    if path.startswith("/1/"):
+        return _single(metadata)
+    return {"listens": [{"track_metadata": metadata, "listened_at": int(time.time()) - 60}]}
