@@ -1,20 +1,28 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from catalog.models import Track
+from catalog.models import Origin, Track
 
 
 @admin.register(Track)
 class TrackAdmin(admin.ModelAdmin):
+    """Staff fix names and styles; what a track is (its MIDI, origin and AI provenance) comes
+    from the importers, uploads and the generator, and a generated track goes public only
+    through the review queue."""
+
     list_display = ["id", "title", "artist", "style", "origin", "is_public", "ai_generated"]
     list_filter = ["style", "origin", "is_public", "ai_generated", "collection"]
     search_fields = ["title", "artist", "collection", "source_id"]
     list_select_related = ["owner"]
-    raw_id_fields = ["owner"]
     readonly_fields = [
+        "origin",
+        "ai_generated",
+        "owner",
+        "midi",
         "player",
         "pianoroll",
         "midi_sha256",
@@ -28,6 +36,17 @@ class TrackAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Track | None = None) -> list[str]:
+        fields = list(super().get_readonly_fields(request, obj))
+        # Uploads stay their owner's, external tracks are never listed, and generated ones
+        # are published through curation: only catalog tracks are shown or hidden here.
+        if obj is not None and obj.origin != Origin.CATALOG:
+            fields.append("is_public")
+        return fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
 
     @admin.display(description="Audio")
     def player(self, track: Track) -> str:

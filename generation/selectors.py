@@ -6,12 +6,19 @@ from typing import Any
 
 import numpy as np
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from catalog.midi.style_space import STYLE_DIM, STYLES, VECTOR_DIM, compose_vector, one_hot_style
 from catalog.models import Track
+from catalog.selectors import visible_tracks
 from generation.conditions import NEUTRAL_ATTRIBUTES
-from generation.models import GeneratedTrack, GenerationRequest, Playlist, PlaylistStatus
+from generation.models import (
+    GeneratedTrack,
+    GenerationRequest,
+    Playlist,
+    PlaylistItem,
+    PlaylistStatus,
+)
 from jobs.models import JobStatus
 
 
@@ -24,6 +31,13 @@ def generation_requests(user: AbstractBaseUser) -> QuerySet[GenerationRequest]:
 def playlists(user: AbstractBaseUser) -> QuerySet[Playlist]:
     found = Playlist.objects.select_related("job").order_by("-created_at", "-id")
     return found if user.is_staff else found.filter(user=user)
+
+
+def visible_playlist_items(user: AbstractBaseUser) -> Prefetch:
+    """Playlist items whose track ``user`` may still hear: a generated track rejected after
+    it was added, say, leaves its place empty rather than a title that answers 404."""
+    items = PlaylistItem.objects.filter(track__in=visible_tracks(user)).select_related("track")
+    return Prefetch("items", queryset=items.order_by("position"))
 
 
 def playlist_status(playlist: Playlist) -> str:

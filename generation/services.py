@@ -167,7 +167,7 @@ def _generate_one(
     for attempt in range(settings.GENERATION_MAX_RESAMPLES + 1):
         candidates = []
         for candidate in range(per_attempt):
-            seed = request.seed + index + 7919 * attempt + 104_729 * candidate
+            seed = piece_seed(request.seed, index, attempt, candidate)
             midi = _sample(request, generator, condition, seed)
             shared_run = generator.novelty.longest_shared_run(midi_to_grid(midi))
             if shared_run < NOVELTY_THRESHOLD:
@@ -182,6 +182,16 @@ def _generate_one(
         f"piece {index + 1} kept copying training music after "
         f"{settings.GENERATION_MAX_RESAMPLES} re-samples; try another seed or temperature"
     )
+
+
+def piece_seed(request_seed: int, index: int, attempt: int, candidate: int) -> int:
+    """The sampling seed of one candidate: the request's own for the first, and for the
+    others a hash of all four, so that nearby request seeds never share pieces (seed 1's
+    second piece used to be seed 2's first)."""
+    if index == attempt == candidate == 0:
+        return request_seed
+    sequence = np.random.SeedSequence([request_seed, index, attempt, candidate])
+    return int(sequence.generate_state(1, dtype=np.uint32)[0])
 
 
 def _most_in_style(
@@ -372,20 +382,51 @@ def update_playlist(
     return playlist
 
 
+# Curation is two steps, approve then publish, and every decision can be taken back
+# except that nothing jumps from pending or rejected straight into the catalog.
+REVIEW_TRANSITIONS: dict[str, frozenset[str]] = {
+    ReviewStatus.PENDING: frozenset({ReviewStatus.APPROVED, ReviewStatus.REJECTED}),
+    ReviewStatus.APPROVED: frozenset({ReviewStatus.PUBLISHED, ReviewStatus.REJECTED}),
+    ReviewStatus.PUBLISHED: frozenset({ReviewStatus.APPROVED, ReviewStatus.REJECTED}),
+    ReviewStatus.REJECTED: frozenset({ReviewStatus.APPROVED}),
+}
+
+
+class ReviewRefused(Exception):
+    """A curation decision that the track's current state does not allow."""
+
+
+def review_problem(current: str, decision: str) -> str | None:
+    """Why a track ``current``ly in review cannot be moved to ``decision``, or None."""
+    if decision == current:
+        return None
+    if decision not in REVIEW_TRANSITIONS.get(current, frozenset()):
+        allowed = " or ".join(sorted(REVIEW_TRANSITIONS.get(current, frozenset()))) or "nothing"
+        return f"a {current} track can become {allowed}, not {decision}"
+    return None
+
+
 @transaction.atomic
 def review_generated(
     *, generated: GeneratedTrack, decision: str, reviewer: AbstractBaseUser
-) -> GeneratedTrack:
-    """Approve, reject or publish a generated track, recording who decided and when.
+) -> bool:
+    """Move a generated track to ``decision``, recording who decided and when.
 
     Publishing makes the track public (it joins the catalog and can be recommended to
-    others); rejecting hides it from everyone but its owner, even after publication.
+    others); approving a published track unpublishes it; rejecting hides it from everyone
+    but its owner. Returns whether anything changed: repeating the current decision keeps
+    the first reviewer and time. Raises ``ReviewRefused`` for a move REVIEW_TRANSITIONS
+    does not allow (publishing what nobody approved, say).
     """
-    if decision not in {ReviewStatus.APPROVED, ReviewStatus.REJECTED, ReviewStatus.PUBLISHED}:
-        raise ValidationError({"decision": [f"Unknown decision {decision!r}."]})
+    locked = GeneratedTrack.objects.select_for_update().get(pk=generated.pk)
+    problem = review_problem(locked.review_status, decision)
+    if problem:
+        raise ReviewRefused(f"{generated.track}: {problem}.")
+    if locked.review_status == decision:
+        return False
     generated.review_status = decision
     generated.reviewed_by = reviewer
     generated.reviewed_at = timezone.now()
     generated.save(update_fields=["review_status", "reviewed_by", "reviewed_at"])
     Track.objects.filter(pk=generated.track_id).update(is_public=decision == ReviewStatus.PUBLISHED)
-    return generated
+    return True

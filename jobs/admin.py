@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
 from jobs.models import Job
 
@@ -10,3 +11,8 @@ class JobAdmin(admin.ModelAdmin):
     search_fields = ("kind", "owner__username", "error", "message")
     readonly_fields = [f.name for f in Job._meta.fields]
     date_hierarchy = "created_at"
+    list_select_related = ("owner",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Jobs are submitted by the services that know what to run.
+        return False

@@ -62,7 +62,9 @@ class PlaylistViewSet(
     def get_queryset(self) -> QuerySet[Playlist]:
         if getattr(self, "swagger_fake_view", False):
             return Playlist.objects.none()
-        return selectors.playlists(self.request.user).prefetch_related("items__track")
+        return selectors.playlists(self.request.user).prefetch_related(
+            selectors.visible_playlist_items(self.request.user)
+        )
 
     @extend_schema(
         request=PlaylistCreateSerializer,

@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.contrib.admin.models import LogEntry
+from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from django.test import Client
 
 from catalog.models import Origin, Track
 from generation.models import GeneratedTrack, GenerationRequest, Playlist, ReviewStatus
-from generation.services import complete_playlists
+from generation.services import complete_playlists, piece_seed, review_generated
 from jobs.models import Job, JobStatus
 from jobs.runner import run_job
 from profiles.models import Listen
@@ -156,6 +158,19 @@ def test_staff_publish_and_reject_generated_tracks(generated_track, make_user):
     assert "Piano roll" in page
     assert generated.model_version in page
 
+    refused = admin.post(
+        "/admin/generation/generatedtrack/",
+        {"action": "publish", "_selected_action": [generated.pk]},
+        follow=True,
+    )
+    assert "a pending track can become approved or rejected, not published" in (
+        refused.content.decode()
+    )
+    generated.refresh_from_db()
+    assert generated.review_status == ReviewStatus.PENDING
+    assert other.get(track_url).status_code == 404
+
+    assert admin_action(admin, "approve", generated).status_code == 302
     assert admin_action(admin, "publish", generated).status_code == 302
     generated.refresh_from_db()
     assert generated.review_status == ReviewStatus.PUBLISHED
@@ -178,3 +193,117 @@ def test_only_staff_can_curate(generated_track, make_user):
     assert "/admin/login/" in response["Location"]
     generated.refresh_from_db()
     assert generated.review_status == ReviewStatus.PENDING
+
+
+def _logged_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_a_repeated_decision_keeps_the_first_reviewer_and_is_logged_once(
+    generated_track, make_user
+):
+    _, generated = generated_track
+    first, second = (make_user(name, staff=True) for name in ("first", "second"))
+    for curator in (first, second):
+        curator.is_superuser = True
+        curator.save()
+
+    admin_action(_logged_in(first), "approve", generated)
+    generated.refresh_from_db()
+    approved_at = generated.reviewed_at
+    again = _logged_in(second).post(
+        "/admin/generation/generatedtrack/",
+        {"action": "approve", "_selected_action": [generated.pk]},
+        follow=True,
+    )
+
+    assert "1 already approved" in again.content.decode()
+    generated.refresh_from_db()
+    assert (generated.reviewed_by, generated.reviewed_at) == (first, approved_at)
+    assert LogEntry.objects.filter(object_id=str(generated.pk)).count() == 1
+
+
+def test_the_change_page_saves_unchanged_and_refuses_a_skipped_step(generated_track, make_user):
+    _, generated = generated_track
+    staff = make_user("curator", staff=True)
+    staff.is_superuser = True
+    staff.save()
+    admin = _logged_in(staff)
+    url = f"/admin/generation/generatedtrack/{generated.pk}/change/"
+
+    unchanged = admin.post(url, {"review_status": "pending"})
+    published = admin.post(url, {"review_status": "published"})
+
+    assert unchanged.status_code == 302
+    assert published.status_code == 200  # the form again, with the error
+    assert "can become approved or rejected, not published" in published.content.decode()
+    generated.refresh_from_db()
+    assert generated.review_status == ReviewStatus.PENDING and generated.reviewed_by is None
+
+
+def test_view_only_staff_see_the_queue_but_cannot_decide(generated_track, make_user):
+    _, generated = generated_track
+    viewer = make_user("viewer", staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_generatedtrack"))
+    client = _logged_in(viewer)
+
+    assert client.get("/admin/generation/generatedtrack/").status_code == 200
+    client.post(
+        "/admin/generation/generatedtrack/",
+        {"action": "approve", "_selected_action": [generated.pk]},
+    )
+
+    generated.refresh_from_db()
+    assert generated.review_status == ReviewStatus.PENDING
+
+
+def test_track_admin_cannot_publish_a_generated_track_or_change_its_provenance(
+    generated_track, make_user
+):
+    _, generated = generated_track
+    staff = make_user("curator", staff=True)
+    staff.is_superuser = True
+    staff.save()
+    admin = _logged_in(staff)
+    track = generated.track
+    url = f"/admin/catalog/track/{track.pk}/change/"
+    form = {
+        "title": "Renamed",
+        "artist": track.artist,
+        "style": "fiddle",
+        "is_public": "on",
+        "origin": "catalog",
+        "collection": track.collection,
+    }
+
+    assert admin.post(url, form).status_code == 302
+    track.refresh_from_db()
+    assert track.title == "Renamed" and track.style == "fiddle"  # names and styles: staff's
+    assert track.is_public is False and track.ai_generated is True
+    assert track.origin == Origin.GENERATED
+    assert admin.get("/admin/catalog/track/add/").status_code == 403
+
+
+def test_a_rejected_track_leaves_other_peoples_playlists(generated_track, make_user):
+    _, generated = generated_track
+    curator, fan = make_user("curator", staff=True), make_user("fan")
+    for decision in (ReviewStatus.APPROVED, ReviewStatus.PUBLISHED):
+        review_generated(generated=generated, decision=decision, reviewer=curator)
+    playlist = Playlist.objects.create(user=fan, name="mine", length=1, status="ready")
+    playlist.items.create(position=1, track=generated.track, reason="new")
+    url = f"/api/v1/playlists/{playlist.pk}/"
+    assert [item["track"]["id"] for item in client_for(fan).get(url).json()["items"]] == [
+        generated.track_id
+    ]
+
+    review_generated(generated=generated, decision=ReviewStatus.REJECTED, reviewer=curator)
+
+    assert client_for(fan).get(url).json()["items"] == []
+
+
+def test_nearby_request_seeds_share_no_piece():
+    pieces = {seed: {piece_seed(seed, index, 0, 0) for index in range(8)} for seed in range(50)}
+    for seed in range(49):
+        assert not pieces[seed] & pieces[seed + 1]
