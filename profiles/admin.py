@@ -63,7 +63,8 @@ class ProfileAdmin(admin.ModelAdmin):
 @admin.register(Listen)
 class ListenAdmin(admin.ModelAdmin):
     list_display = ("user", "track", "listened_at", "source", "ms_played", "skipped", "play_count")
-    list_filter = ("source", "skipped", ("listened_at", admin.DateFieldListFilter), "user")
+    # No per-user filter: its sidebar would list every account. Search by user name instead.
+    list_filter = ("source", "skipped", ("listened_at", admin.DateFieldListFilter))
     date_hierarchy = "listened_at"
     search_fields = ("user__username", "track__title", "track__artist")
     list_select_related = ("user", "track")
@@ -74,7 +75,8 @@ class ListenAdmin(admin.ModelAdmin):
 @admin.register(Feedback)
 class FeedbackAdmin(admin.ModelAdmin):
     list_display = ("user", "track", "score", "updated_at")
-    list_filter = ("score", "user")
+    list_filter = ("score",)
+    search_fields = ("user__username", "track__title", "track__artist")
     list_select_related = ("user", "track")
     raw_id_fields = ("user", "track")
 
@@ -82,7 +84,8 @@ class FeedbackAdmin(admin.ModelAdmin):
 @admin.register(FeedbackEvent)
 class FeedbackEventAdmin(admin.ModelAdmin):
     list_display = ("user", "track", "score", "created_at")
-    list_filter = ("score", "user")
+    list_filter = ("score",)
+    search_fields = ("user__username", "track__title", "track__artist")
     list_select_related = ("user", "track")
     raw_id_fields = ("user", "track")
 
