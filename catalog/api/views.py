@@ -1,11 +1,8 @@
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
-from django.http import FileResponse, HttpResponse
-from django.utils.cache import get_conditional_response
-from django.utils.http import http_date
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
@@ -19,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog import selectors, services
+from catalog.api.files import file_response
 from catalog.api.serializers import (
     AudioFormatSerializer,
     StyleSerializer,
@@ -112,7 +110,7 @@ class TrackViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @action(detail=True, methods=["get"], content_negotiation_class=FileContentNegotiation)
     def midi(self, request: Request, pk: str | None = None) -> HttpResponse:
         track = self._track_with_midi()
-        return _file_response(
+        return file_response(
             request,
             Path(track.midi.path),
             content_type=MIDI_CONTENT_TYPE,
@@ -143,7 +141,7 @@ class TrackViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
                 {"detail": f"Audio rendering is unavailable: {error}"},
                 status=status.HTTP_503_SERVICE_UNAVAILABLE,
             )
-        return _file_response(
+        return file_response(
             request,
             path,
             content_type=AUDIO_FORMATS[audio_format].content_type,
@@ -159,7 +157,7 @@ class TrackViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @action(detail=True, methods=["get"], content_negotiation_class=FileContentNegotiation)
     def pianoroll(self, request: Request, pk: str | None = None) -> HttpResponse:
         track = self._track_with_midi()
-        return _file_response(
+        return file_response(
             request,
             services.render_track_pianoroll(track=track),
             content_type=PNG_CONTENT_TYPE,
@@ -167,26 +165,3 @@ class TrackViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             modified=track.updated_at,
             filename=f"track-{track.pk}.png",
         )
-
-
-def _file_response(
-    request: Request,
-    path: Path,
-    *,
-    content_type: str,
-    etag: str,
-    modified: datetime,
-    filename: str,
-) -> HttpResponse:
-    """The file, or 304 when the client's ETag or date still holds."""
-    quoted_etag = f'"{etag}"'
-    timestamp = int(modified.timestamp())
-    not_modified = get_conditional_response(request, etag=quoted_etag, last_modified=timestamp)
-    if not_modified is not None:
-        return not_modified
-    response = FileResponse(path.open("rb"), content_type=content_type)
-    response["ETag"] = quoted_etag
-    response["Last-Modified"] = http_date(timestamp)
-    response["Content-Disposition"] = f'inline; filename="{filename}"'
-    response["Cache-Control"] = "private, max-age=0, must-revalidate"
-    return response

@@ -162,3 +162,35 @@ def test_the_piano_roll_is_a_png(auth_client, corpus_tracks):
 def test_the_catalog_needs_a_token(api_client):
     assert api_client.get("/api/v1/tracks/").status_code == 401
     assert api_client.get("/api/v1/styles/").status_code == 401
+
+
+def _body(answer) -> bytes:
+    return b"".join(answer.streaming_content)
+
+
+def test_midi_and_audio_answer_byte_ranges(auth_client, corpus_tracks, media_root):
+    try:
+        services.AudioRenderer.find()
+    except RendererUnavailable as missing:
+        pytest.skip(f"audio rendering unavailable here: {missing}")
+    for url in (
+        f"/api/v1/tracks/{corpus_tracks[0].pk}/midi/",
+        f"/api/v1/tracks/{corpus_tracks[0].pk}/audio/?format=ogg",
+    ):
+        whole = auth_client.get(url)
+        content = _body(whole)
+        assert whole.status_code == 200 and whole["Accept-Ranges"] == "bytes"
+
+        middle = auth_client.get(url, HTTP_RANGE="bytes=10-109")
+        assert middle.status_code == 206
+        assert middle["Content-Range"] == f"bytes 10-109/{len(content)}"
+        assert _body(middle) == content[10:110]
+        tail = auth_client.get(url, HTTP_RANGE="bytes=-16")
+        assert tail.status_code == 206 and _body(tail) == content[-16:]
+
+        past = auth_client.get(url, HTTP_RANGE=f"bytes={len(content)}-")
+        assert past.status_code == 416 and past["Content-Range"] == f"bytes */{len(content)}"
+        stale = auth_client.get(url, HTTP_RANGE="bytes=10-109", HTTP_IF_RANGE='"old-etag"')
+        assert stale.status_code == 200 and _body(stale) == content
+        fresh = auth_client.get(url, HTTP_RANGE="bytes=10-109", HTTP_IF_RANGE=whole["ETag"])
+        assert fresh.status_code == 206
