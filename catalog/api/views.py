@@ -36,6 +36,11 @@ from catalog.models import Track
 MIDI_CONTENT_TYPE = "audio/midi"
 DetailSerializer = inline_serializer("Detail", fields={"detail": serializers.CharField()})
 NOT_MODIFIED = OpenApiResponse(description="Not modified: the If-None-Match ETag still holds.")
+RANGE_ANSWERS = {
+    206: OpenApiResponse(OpenApiTypes.BINARY, description="The byte range asked for (Range)."),
+    304: NOT_MODIFIED,
+    416: OpenApiResponse(description="The Range starts past the end of the file."),
+}
 
 
 class FileContentNegotiation(BaseContentNegotiation):
@@ -104,7 +109,7 @@ class TrackViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return track
 
     @extend_schema(
-        responses={(200, MIDI_CONTENT_TYPE): OpenApiTypes.BINARY, 304: NOT_MODIFIED},
+        responses={(200, MIDI_CONTENT_TYPE): OpenApiTypes.BINARY, **RANGE_ANSWERS},
         summary="The track's MIDI file",
     )
     @action(detail=True, methods=["get"], content_negotiation_class=FileContentNegotiation)
@@ -123,7 +128,7 @@ class TrackViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         parameters=[AudioFormatSerializer],
         responses={
             **{(200, spec.content_type): OpenApiTypes.BINARY for spec in AUDIO_FORMATS.values()},
-            304: NOT_MODIFIED,
+            **RANGE_ANSWERS,
             503: OpenApiResponse(DetailSerializer, description="Audio rendering unavailable."),
         },
         summary="The track rendered to audio with FluidSynth (cached after the first request)",
@@ -151,7 +156,7 @@ class TrackViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         )
 
     @extend_schema(
-        responses={(200, PNG_CONTENT_TYPE): OpenApiTypes.BINARY, 304: NOT_MODIFIED},
+        responses={(200, PNG_CONTENT_TYPE): OpenApiTypes.BINARY, **RANGE_ANSWERS},
         summary="The track's piano roll (cached after the first request)",
     )
     @action(detail=True, methods=["get"], content_negotiation_class=FileContentNegotiation)
