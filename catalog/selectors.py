@@ -11,7 +11,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Q, QuerySet
 
 from catalog.midi.style_space import STYLE_DESCRIPTIONS, STYLES
-from catalog.models import Origin, Track
+from catalog.models import Origin, Track, normalize_name
 
 
 @dataclass(frozen=True)
@@ -47,11 +47,17 @@ def search_tracks(
     origin: str | None = None,
 ) -> QuerySet[Track]:
     """Visible tracks matching every word of ``search`` in their title, artist or collection
-    ("beethoven quartet" finds Beethoven's string quartets), newest first."""
+    ("beethoven quartet" finds Beethoven's string quartets), newest first.
+
+    Words are compared as the catalog stores names for matching, without case, accents or
+    punctuation: "pieta" and "PIETÀ" find "pietà", and a straight apostrophe finds a curly one.
+    """
     tracks = visible_tracks(user)
-    for word in search.split():
+    for word in normalize_name(search).split():
         tracks = tracks.filter(
-            Q(title__icontains=word) | Q(artist__icontains=word) | Q(collection__icontains=word)
+            Q(normalized_title__contains=word)
+            | Q(normalized_artist__contains=word)
+            | Q(collection__icontains=word)
         )
     if style:
         tracks = tracks.filter(style=style)

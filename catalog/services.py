@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pretty_midi
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -27,7 +28,7 @@ from catalog.midi.classifier import StyleClassifier, TrainingConfig, train_style
 from catalog.midi.corpus import CorpusPiece, evenly_spaced
 from catalog.midi.excerpts import EXCERPT_BEATS, training_excerpts
 from catalog.midi.features import MidiFeatures, extract_features
-from catalog.midi.rendering import AudioRenderer, render_pianoroll
+from catalog.midi.rendering import AudioRenderer, render_once, render_pianoroll
 from catalog.midi.style_space import (
     STYLE_DIM,
     STYLES,
@@ -126,41 +127,60 @@ def import_midi(
     classifier: StyleClassifier | None = None,
 ) -> Track:
     """Validate, analyse and store one MIDI file as a track; ``InvalidMidi`` writes nothing."""
-    features = analyze_midi(midi_bytes)
-    assignment = assign_style(features, style_label, classifier or active_style_classifier())
     return _create_track(
         midi_bytes=midi_bytes,
-        features=features,
+        **_analysed(midi_bytes, style_label, classifier),
         title=title,
         artist=artist,
         origin=origin,
         owner=owner,
         is_public=is_public,
         collection=collection,
-        style_label=style_label,
-        style=assignment.style,
-        style_vector=assignment.vector,
         source_id=source_id,
         ai_generated=ai_generated,
         provenance=provenance or {},
     )
 
 
+def _analysed(
+    midi_bytes: bytes, style_label: str | None, classifier: StyleClassifier | None
+) -> dict[str, Any]:
+    """The fields a MIDI file's content decides: features and style (validates the file)."""
+    features = analyze_midi(midi_bytes)
+    assignment = assign_style(features, style_label, classifier or active_style_classifier())
+    return {
+        "features": features,
+        "style_label": style_label,
+        "style": assignment.style,
+        "style_vector": assignment.vector,
+    }
+
+
 def upload_midi(*, user: AbstractBaseUser, midi_bytes: bytes, title: str) -> tuple[Track, bool]:
     """Staff uploads join the public catalog; anyone else's stay private to them.
 
     Returns the track and whether it was created: the same file uploaded again (a client's
-    retry) gives back the track it made the first time.
+    retry, even one sent while the first is still being analysed) gives back the track it
+    made the first time.
     """
     if user.is_staff:
         place: dict[str, Any] = {"origin": Origin.CATALOG, "is_public": True}
     else:
         place = {"origin": Origin.UPLOAD, "owner": user, "is_public": False}
     lookup = {key: value for key, value in place.items() if key != "is_public"}
-    existing = Track.objects.filter(midi_sha256=_sha256(midi_bytes), **lookup).first()
+    same_file = Track.objects.filter(midi_sha256=_sha256(midi_bytes), **lookup)
+    existing = same_file.first()
     if existing is not None:
         return existing, False
-    return import_midi(midi_bytes=midi_bytes, title=title, **place), True
+    content = _analysed(midi_bytes, None, None)  # the slow part, before any lock is taken
+    with transaction.atomic():
+        # One upload per person at a time from here (SQLite's IMMEDIATE transactions
+        # already serialize writers), so two retries cannot both find nothing and insert.
+        list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk"))
+        existing = same_file.first()
+        if existing is not None:
+            return existing, False
+        return _create_track(midi_bytes=midi_bytes, title=title, **content, **place), True
 
 
 def import_corpus_piece(*, piece: CorpusPiece) -> tuple[Track, bool]:
@@ -318,27 +338,29 @@ def _render_path(track: Track, suffix: str) -> Path:
 def render_track_audio(*, track: Track, audio_format: str) -> Path:
     """The track's audio, rendered on first use and cached by MIDI content.
 
-    Raises ``RendererUnavailable`` where FluidSynth or the soundfont is missing.
+    Raises ``RendererUnavailable`` where FluidSynth or the soundfont is missing, and
+    ``RenderFailed`` (at once, for an hour) when this MIDI could not be rendered.
     """
-    path = _render_path(track, audio_format)
-    if not path.is_file():
+
+    def render(destination: Path) -> None:
         renderer = AudioRenderer.find()
         with track.midi.open("rb") as midi:
-            renderer.render(midi.read(), audio_format, path)
-    return path
+            renderer.render(midi.read(), audio_format, destination)
+
+    return render_once(_render_path(track, audio_format), render)
 
 
 def render_track_pianoroll(*, track: Track) -> Path:
     """The track's piano-roll PNG, rendered on first use and cached by MIDI content."""
-    path = _render_path(track, "png")
-    if not path.is_file():
+
+    def render(destination: Path) -> None:
         with track.midi.open("rb") as midi:
             image = render_pianoroll(load_midi(midi.read()))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".png.partial")
+        partial = destination.with_suffix(".png.partial")
         partial.write_bytes(image)
-        partial.replace(path)
-    return path
+        partial.replace(destination)
+
+    return render_once(_render_path(track, "png"), render)
 
 
 def delete_tracks_of(*, owner: AbstractBaseUser) -> int:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
-from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.utils.cache import get_conditional_response
 from django.utils.http import http_date
 from rest_framework.request import Request
@@ -61,6 +61,7 @@ def file_response(
     timestamp = int(modified.timestamp())
     not_modified = get_conditional_response(request, etag=quoted_etag, last_modified=timestamp)
     if not_modified is not None:
+        not_modified["ETag"] = quoted_etag
         return not_modified
     size = path.stat().st_size
     span = None
@@ -68,7 +69,10 @@ def file_response(
         try:
             span = requested_range(request.headers.get("Range"), size)
         except UnsatisfiableRange:
-            refused = HttpResponse(status=416)
+            refused = JsonResponse(
+                {"detail": f"The range starts past the end of the file ({size} bytes)."},
+                status=416,
+            )
             refused["Content-Range"] = f"bytes */{size}"
             return refused
     if span is None:

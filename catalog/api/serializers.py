@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import unicodedata
+from typing import Any
+
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -81,7 +84,11 @@ class TrackSerializer(serializers.ModelSerializer):
 
 class TrackFilterSerializer(serializers.Serializer):
     search = serializers.CharField(
-        required=False, allow_blank=True, max_length=200, help_text="Part of title or artist."
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        help_text="Words that must each appear in the title, artist or collection; case, "
+        "accents and punctuation are ignored.",
     )
     style = serializers.ChoiceField(choices=STYLES, required=False)
     origin = serializers.ChoiceField(choices=CATALOG_ORIGINS, required=False)
@@ -91,7 +98,13 @@ class TrackUploadSerializer(serializers.Serializer):
     midi = serializers.FileField(
         help_text=f"A Standard MIDI File of at most {DEFAULT_LIMITS.max_bytes} bytes."
     )
-    title = serializers.CharField(required=False, allow_blank=True, max_length=300)
+    title = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=300,
+        trim_whitespace=False,
+        help_text='Default: the file name without its extension, else "Untitled".',
+    )
 
     def validate_midi(self, value: object) -> object:
         if value.size > DEFAULT_LIMITS.max_bytes:
@@ -99,6 +112,25 @@ class TrackUploadSerializer(serializers.Serializer):
                 f"the file is {value.size} bytes; the limit is {DEFAULT_LIMITS.max_bytes} bytes"
             )
         return value
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        file_name = (data["midi"].name or "").rsplit(".", 1)[0]
+        data["title"] = (
+            readable_title(data.get("title", "")) or readable_title(file_name) or "Untitled"
+        )
+        return data
+
+
+def readable_title(text: str) -> str:
+    """``text`` without control or invisible formatting characters (bidi overrides,
+    zero-width spaces) and with its spacing collapsed; empty when nothing readable is left."""
+    visible = "".join(
+        " " if character.isspace() else character
+        for character in text
+        if character.isspace() or unicodedata.category(character) not in ("Cc", "Cf")
+    )
+    title = " ".join(visible.split())
+    return title if any(character.isalnum() for character in title) else ""
 
 
 class AudioFormatSerializer(serializers.Serializer):

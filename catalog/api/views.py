@@ -36,11 +36,20 @@ from catalog.models import Track
 MIDI_CONTENT_TYPE = "audio/midi"
 DetailSerializer = inline_serializer("Detail", fields={"detail": serializers.CharField()})
 NOT_MODIFIED = OpenApiResponse(description="Not modified: the If-None-Match ETag still holds.")
-RANGE_ANSWERS = {
-    206: OpenApiResponse(OpenApiTypes.BINARY, description="The byte range asked for (Range)."),
-    304: NOT_MODIFIED,
-    416: OpenApiResponse(description="The Range starts past the end of the file."),
-}
+
+
+def _file_answers(content_type: str) -> dict:
+    """The file itself, a byte range of it, or why not: for the schema of file endpoints."""
+    return {
+        (200, content_type): OpenApiTypes.BINARY,
+        (206, content_type): OpenApiResponse(
+            OpenApiTypes.BINARY, description="The byte range asked for (Range)."
+        ),
+        304: NOT_MODIFIED,
+        416: OpenApiResponse(
+            DetailSerializer, description="The Range starts past the end of the file."
+        ),
+    }
 
 
 class FileContentNegotiation(BaseContentNegotiation):
@@ -91,11 +100,11 @@ class TrackViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def create(self, request: Request) -> Response:
         upload = TrackUploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
-        midi = upload.validated_data["midi"]
-        title = upload.validated_data.get("title") or Path(midi.name or "").stem or "Untitled"
         try:
             track, created = services.upload_midi(
-                user=request.user, midi_bytes=midi.read(), title=title
+                user=request.user,
+                midi_bytes=upload.validated_data["midi"].read(),
+                title=upload.validated_data["title"],
             )
         except InvalidMidi as error:
             raise ValidationError({"midi": [error.message]}) from error
@@ -109,7 +118,7 @@ class TrackViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return track
 
     @extend_schema(
-        responses={(200, MIDI_CONTENT_TYPE): OpenApiTypes.BINARY, **RANGE_ANSWERS},
+        responses=_file_answers(MIDI_CONTENT_TYPE),
         summary="The track's MIDI file",
     )
     @action(detail=True, methods=["get"], content_negotiation_class=FileContentNegotiation)
@@ -127,8 +136,11 @@ class TrackViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @extend_schema(
         parameters=[AudioFormatSerializer],
         responses={
-            **{(200, spec.content_type): OpenApiTypes.BINARY for spec in AUDIO_FORMATS.values()},
-            **RANGE_ANSWERS,
+            **{
+                key: answer
+                for spec in AUDIO_FORMATS.values()
+                for key, answer in _file_answers(spec.content_type).items()
+            },
             503: OpenApiResponse(DetailSerializer, description="Audio rendering unavailable."),
         },
         summary="The track rendered to audio with FluidSynth (cached after the first request)",
@@ -156,7 +168,7 @@ class TrackViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         )
 
     @extend_schema(
-        responses={(200, PNG_CONTENT_TYPE): OpenApiTypes.BINARY, **RANGE_ANSWERS},
+        responses=_file_answers(PNG_CONTENT_TYPE),
         summary="The track's piano roll (cached after the first request)",
     )
     @action(detail=True, methods=["get"], content_negotiation_class=FileContentNegotiation)

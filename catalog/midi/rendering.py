@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
 import io
+import math
 import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,7 +55,9 @@ class AudioRenderer:
     sample_rate: int = 22050
     # Below 1.0 so that five-voice scores do not clip.
     gain: float = 0.5
-    timeout_s: float = 600.0
+    # Under the web server's 120 s request timeout: an hour of dense music renders in about
+    # 35 s here, so a file that takes longer is pathological, not merely long.
+    timeout_s: float = 90.0
 
     @classmethod
     def find(
@@ -81,7 +86,8 @@ class AudioRenderer:
         if spec is None:
             raise ValueError(f"unknown audio format {audio_format!r}; use {sorted(AUDIO_FORMATS)}")
         destination.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=destination.parent) as workdir:
+        _remove_abandoned_workdirs(destination.parent, older_than_s=2 * self.timeout_s)
+        with tempfile.TemporaryDirectory(dir=destination.parent, prefix=WORKDIR_PREFIX) as workdir:
             midi_path = Path(workdir) / "input.mid"
             midi_path.write_bytes(midi_bytes)
             audio_path = Path(workdir) / f"output.{spec.name}"
@@ -90,7 +96,13 @@ class AudioRenderer:
         return destination
 
     def _run_fluidsynth(self, midi_path: Path, audio_path: Path, spec: AudioFormat) -> None:
+        # coreutils' timeout kills fluidsynth even when this process dies first (a web
+        # worker killed mid-request), so no render outlives its budget.
+        limit = shutil.which("timeout")
+        budget_s = max(1, math.ceil(self.timeout_s))
+        deadline = [limit, "--kill-after=5", str(budget_s)] if limit else []
         command = [
+            *deadline,
             str(self.executable),
             "-ni",  # no shell, no MIDI input: render the file and exit
             "-q",
@@ -103,13 +115,59 @@ class AudioRenderer:
         ]
         try:
             completed = subprocess.run(
-                command, capture_output=True, timeout=self.timeout_s, check=False
+                command, capture_output=True, timeout=budget_s + 10, check=False
             )
         except subprocess.TimeoutExpired as error:
-            raise RenderFailed(f"fluidsynth took longer than {self.timeout_s:.0f} s") from error
+            raise RenderFailed(f"fluidsynth took longer than {budget_s} s") from error
+        if completed.returncode in (124, 137) and deadline:
+            raise RenderFailed(f"fluidsynth took longer than {budget_s} s")
         if completed.returncode != 0 or not audio_path.is_file() or not audio_path.stat().st_size:
             detail = completed.stderr.decode(errors="replace").strip()[-500:]
             raise RenderFailed(f"fluidsynth exited with {completed.returncode}: {detail}")
+
+
+WORKDIR_PREFIX = "rendering-"
+FAILED_SUFFIX = ".failed"
+# A file that failed to render is not tried again for this long: every request would
+# otherwise spend the whole budget again on the same hopeless file.
+FAILURE_REMEMBERED_S = 3600.0
+
+
+def render_once(destination: Path, render: Callable[[Path], object]) -> Path:
+    """``destination``, made by ``render(destination)`` unless it already exists.
+
+    One process renders a file at a time (others wait for it, then find it made); a failure
+    is remembered beside the file for FAILURE_REMEMBERED_S and raised again at once as
+    ``RenderFailed`` with the first failure's reason.
+    """
+    if destination.is_file():
+        return destination
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    failed = destination.with_name(destination.name + FAILED_SUFFIX)
+    with open(destination.with_name(destination.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if destination.is_file():
+            return destination
+        if failed.is_file() and time.time() - failed.stat().st_mtime < FAILURE_REMEMBERED_S:
+            raise RenderFailed(failed.read_text())
+        try:
+            render(destination)
+        except RenderFailed as error:
+            failed.write_text(str(error))
+            raise
+        failed.unlink(missing_ok=True)
+    return destination
+
+
+def _remove_abandoned_workdirs(directory: Path, *, older_than_s: float) -> None:
+    """Work folders left by renders whose process was killed before cleaning up."""
+    cutoff = time.time() - older_than_s
+    for workdir in directory.glob(f"{WORKDIR_PREFIX}*"):
+        try:
+            if workdir.stat().st_mtime < cutoff:
+                shutil.rmtree(workdir, ignore_errors=True)
+        except FileNotFoundError:
+            continue
 
 
 # One colour per instrument, cycling; chosen to stay distinct on a dark background.

@@ -33,6 +33,9 @@ class InvalidMidi(ValueError):
 class MidiLimits:
     max_bytes: int = 4 * 1024 * 1024
     max_tracks: int = 64
+    # Events of every kind: a few MB of running-status controller messages would otherwise
+    # cost seconds and hundreds of MB to parse.
+    max_events: int = 500_000
     max_notes: int = 200_000
     max_duration_s: float = 60.0 * 60.0
     min_tempo_bpm: float = 8.0
@@ -46,14 +49,17 @@ def load_midi(data: bytes, *, limits: MidiLimits = DEFAULT_LIMITS) -> pretty_mid
     """Validate ``data`` and return it parsed; raise :class:`InvalidMidi` otherwise."""
     _check_size(data, limits)
     _check_header(data, limits)
+    _check_event_count(data, limits)
     midi_file = _parse(data)
     _check_tempi(midi_file, limits)
     _check_notes(midi_file, limits)
     _check_duration(midi_file, limits)
     try:
-        return pretty_midi.PrettyMIDI(mido_object=midi_file)
+        midi = pretty_midi.PrettyMIDI(mido_object=midi_file)
     except (ValueError, KeyError, IndexError, ZeroDivisionError) as error:
         raise InvalidMidi("structure", f"the file cannot be interpreted: {error}") from error
+    _check_pitched_notes(midi)
+    return midi
 
 
 def _check_size(data: bytes, limits: MidiLimits) -> None:
@@ -85,6 +91,57 @@ def _check_header(data: bytes, limits: MidiLimits) -> None:
         )
     if division <= 0:
         raise InvalidMidi("format", "SMPTE time division is not supported; use ticks per beat")
+
+
+def _check_event_count(data: bytes, limits: MidiLimits) -> None:
+    """Count events from the raw bytes, stopping at the limit, before anything is parsed."""
+    count = 0
+    position = 8 + HEADER_LENGTH
+    while position + 8 <= len(data) and count <= limits.max_events:
+        chunk_type = data[position : position + 4]
+        length = struct.unpack(">I", data[position + 4 : position + 8])[0]
+        start, end = position + 8, min(len(data), position + 8 + length)
+        if chunk_type == b"MTrk":
+            count += _events_in_track(data, start, end, limits.max_events - count + 1)
+        position = end
+    if count > limits.max_events:
+        raise InvalidMidi(
+            "events", f"the file has more than {limits.max_events} events; that is the limit"
+        )
+
+
+def _events_in_track(data: bytes, position: int, end: int, enough: int) -> int:
+    """Events in one track chunk (at most ``enough``); malformed data ends the count early,
+    for the parser to report."""
+    count, status = 0, 0
+    while position < end and count < enough:
+        position = _skip_variable_length(data, position, end)
+        if position >= end:
+            break
+        if data[position] & 0x80:
+            status = data[position]
+            position += 1
+        if status == 0xFF:
+            position = _skip_variable_length(data, position + 1, end, skip_payload=True)
+        elif status in (0xF0, 0xF7):
+            position = _skip_variable_length(data, position, end, skip_payload=True)
+        else:
+            position += 1 if 0xC0 <= status < 0xE0 else 2
+        count += 1
+    return count
+
+
+def _skip_variable_length(data: bytes, position: int, end: int, skip_payload: bool = False) -> int:
+    value = 0
+    for _ in range(4):
+        if position >= end:
+            return end
+        byte = data[position]
+        position += 1
+        value = (value << 7) | (byte & 0x7F)
+        if not byte & 0x80:
+            break
+    return position + value if skip_payload else position
 
 
 def _parse(data: bytes) -> mido.MidiFile:
@@ -130,6 +187,15 @@ def _check_notes(midi_file: mido.MidiFile, limits: MidiLimits) -> None:
     if note_count > limits.max_notes:
         raise InvalidMidi(
             "notes", f"the file has {note_count} notes; the limit is {limits.max_notes}"
+        )
+
+
+def _check_pitched_notes(midi: pretty_midi.PrettyMIDI) -> None:
+    if not any(instrument.notes for instrument in midi.instruments if not instrument.is_drum):
+        raise InvalidMidi(
+            "notes",
+            "the file has no pitched notes (drums alone, or notes that never end); "
+            "there is nothing to analyse, show or recommend",
         )
 
 

@@ -59,4 +59,36 @@ def broken_midi_files() -> dict[str, tuple[bytes, str]]:
         "absurd_slow_tempo": (midi_bytes(tempo_bpm=4), "tempo"),
         "absurd_length": (midi_bytes(notes=[(60, 0.0, 8000.0)], tempo_bpm=60), "length"),
         "too_many_tracks": (midi_bytes(extra_tracks=80), "tracks"),
+        "drums_only": (_drums_only(), "notes"),
+        "note_never_ends": (_note_never_ends(), "notes"),
+        "controller_flood": (_controller_flood(600_000), "events"),
     }
+
+
+def _saved(track: mido.MidiTrack) -> bytes:
+    midi = mido.MidiFile(type=0, ticks_per_beat=TICKS_PER_BEAT)
+    midi.tracks.append(track)
+    buffer = io.BytesIO()
+    midi.save(file=buffer)
+    return buffer.getvalue()
+
+
+def _drums_only() -> bytes:
+    track = mido.MidiTrack()
+    for _ in range(16):  # a kick drum on channel 10 (index 9): no pitch to analyse
+        track.append(mido.Message("note_on", channel=9, note=36, velocity=100, time=0))
+        track.append(mido.Message("note_off", channel=9, note=36, time=240))
+    return _saved(track)
+
+
+def _note_never_ends() -> bytes:
+    return _saved(mido.MidiTrack([mido.Message("note_on", note=60, velocity=90, time=0)]))
+
+
+def _controller_flood(events: int) -> bytes:
+    """One note, then ``events`` volume changes in running status: 3 bytes each."""
+    body = b"\x00\x90\x3c\x5a" + b"\x00\xb0\x07\x40" + b"\x01\x07\x40" * events
+    body += b"\x00\x80\x3c\x00\x00\xff\x2f\x00"
+    header = b"MThd" + (6).to_bytes(4, "big") + (0).to_bytes(2, "big") + (1).to_bytes(2, "big")
+    header += TICKS_PER_BEAT.to_bytes(2, "big")
+    return header + b"MTrk" + len(body).to_bytes(4, "big") + body

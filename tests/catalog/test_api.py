@@ -1,7 +1,9 @@
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
+import requests
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from catalog import services
@@ -190,7 +192,69 @@ def test_midi_and_audio_answer_byte_ranges(auth_client, corpus_tracks, media_roo
 
         past = auth_client.get(url, HTTP_RANGE=f"bytes={len(content)}-")
         assert past.status_code == 416 and past["Content-Range"] == f"bytes */{len(content)}"
+        assert "past the end" in past.json()["detail"]
+        cached = auth_client.get(url, HTTP_IF_NONE_MATCH=whole["ETag"])
+        assert cached.status_code == 304 and cached["ETag"] == whole["ETag"]
         stale = auth_client.get(url, HTTP_RANGE="bytes=10-109", HTTP_IF_RANGE='"old-etag"')
         assert stale.status_code == 200 and _body(stale) == content
         fresh = auth_client.get(url, HTTP_RANGE="bytes=10-109", HTTP_IF_RANGE=whole["ETag"])
         assert fresh.status_code == 206
+
+
+@pytest.mark.django_db(transaction=True)
+def test_retries_sent_at_once_store_one_upload(live_server, make_user, media_root):
+    owner = make_user("retrier")
+    # Large enough that each request spends a while analysing before it stores anything.
+    notes = [(40 + i % 40, i * 0.25, 0.5) for i in range(20_000)]
+    data = midi_bytes(notes=notes)
+
+    def send(_: int) -> tuple[int, int]:
+        answer = requests.post(
+            f"{live_server.url}/api/v1/tracks/",
+            headers={"Authorization": f"Token {owner.auth_token.key}"},
+            files={"midi": ("tune.mid", data, "audio/midi")},
+            timeout=120,
+        )
+        return answer.status_code, answer.json()["id"]
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(send, range(4)))
+
+    assert sorted(code for code, _ in answers) == [200, 200, 200, 201]
+    assert len({track_id for _, track_id in answers}) == 1
+    assert Track.objects.filter(owner=owner).count() == 1
+    assert len(list((media_root / "tracks").rglob("*.mid"))) == 1
+
+
+def test_search_ignores_case_accents_and_punctuation(auth_client, make_user):
+    staff = client_for(make_user("editor", staff=True))
+    upload(staff, midi_bytes(), title="Se la pietà, o dolce amor")
+    curly = "Ach Gott, vom Himmel sieh\N{RIGHT SINGLE QUOTATION MARK} darein"
+    upload(staff, midi_bytes(tempo_bpm=90), title=curly)
+
+    def titles(search: str) -> list[str]:
+        answer = auth_client.get("/api/v1/tracks/", {"search": search})
+        return [track["title"] for track in answer.json()["results"]]
+
+    for search in ("pietà", "PIETÀ", "pieta", "Pieta, dolce"):
+        assert titles(search) == ["Se la pietà, o dolce amor"]
+    assert titles("sieh' darein") == titles("SIEH DAREIN") == [curly]
+    assert titles("pieta darein") == []
+
+
+@pytest.mark.parametrize(
+    ("file_name", "title", "expected"),
+    [
+        ("tune.mid", "Evil\u202eeman\u200b\nsong\t!", "Evileman song !"),
+        ("tune.mid", "\u0301\u0301", "tune"),  # combining marks alone: nothing readable
+        ("my.song.mid", "", "my.song"),
+        (".mid", "", "Untitled"),
+    ],
+)
+def test_upload_titles_are_readable(auth_client, file_name, title, expected):
+    answer = auth_client.post(
+        "/api/v1/tracks/",
+        {"midi": SimpleUploadedFile(file_name, midi_bytes(), "audio/midi"), "title": title},
+        format="multipart",
+    )
+    assert answer.status_code == 201 and answer.json()["title"] == expected

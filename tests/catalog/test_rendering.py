@@ -1,10 +1,22 @@
+import dataclasses
 import io
+import os
+import time
 import wave
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from catalog.midi.rendering import AudioRenderer, RendererUnavailable, render_pianoroll
+from catalog.midi.rendering import (
+    WORKDIR_PREFIX,
+    AudioRenderer,
+    RendererUnavailable,
+    RenderFailed,
+    render_once,
+    render_pianoroll,
+)
 from catalog.midi.validation import load_midi
 from tests.catalog.midi_factory import midi_bytes
 
@@ -65,3 +77,60 @@ def test_the_piano_roll_draws_each_note_where_it_sounds():
     assert image.getpixel((40, row_of[67])) == background
     assert image.getpixel((120, row_of[67])) != background
     assert image.getpixel((120, row_of[60])) == background
+
+
+def _running_programs() -> set[str]:
+    names = set()
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            names.add(comm.read_text().strip())
+        except OSError:  # the process ended meanwhile
+            continue
+    return names
+
+
+def test_a_render_over_its_budget_is_stopped_and_remembered(renderer, tmp_path):
+    ten_minutes = midi_bytes(notes=[(48 + i % 24, i, 1.0) for i in range(1200)], tempo_bpm=120)
+    impatient = dataclasses.replace(renderer, timeout_s=0.2)
+    destination = tmp_path / "long.wav"
+    calls = []
+
+    def render(path):
+        calls.append(path)
+        impatient.render(ten_minutes, "wav", path)
+
+    for _ in range(2):
+        with pytest.raises(RenderFailed, match="longer than 1 s"):
+            render_once(destination, render)
+    assert len(calls) == 1  # the second request is answered from the remembered failure
+    assert not destination.exists()
+    assert not list(tmp_path.glob(f"{WORKDIR_PREFIX}*"))
+    assert "fluidsynth" not in _running_programs()
+
+
+def test_concurrent_requests_render_a_file_once(tmp_path):
+    destination = tmp_path / "piece.png"
+    calls = []
+
+    def slow_render(path):
+        calls.append(path)
+        time.sleep(0.3)
+        path.write_bytes(b"made")
+
+    with ThreadPoolExecutor(4) as pool:
+        made = list(pool.map(lambda _: render_once(destination, slow_render), range(4)))
+
+    assert made == [destination] * 4 and len(calls) == 1
+    assert destination.read_bytes() == b"made"
+
+
+def test_work_folders_abandoned_by_killed_renders_are_removed(renderer, tmp_path):
+    abandoned = tmp_path / f"{WORKDIR_PREFIX}killed"
+    abandoned.mkdir()
+    (abandoned / "output.wav").write_bytes(b"half an audio file")
+    long_ago = time.time() - 3600
+    os.utime(abandoned, (long_ago, long_ago))
+
+    renderer.render(midi_bytes(), "wav", tmp_path / "scale.wav")
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scale.wav"]

@@ -31,3 +31,10 @@ def test_too_many_notes_are_refused():
         load_midi(midi_bytes(notes=notes), limits=MidiLimits(max_notes=10))
     assert refused.value.field == "notes"
     assert load_midi(midi_bytes(notes=notes[:10]), limits=MidiLimits(max_notes=10))
+
+
+def test_the_event_count_stops_at_the_limit_and_spares_ordinary_files():
+    flood, _ = broken_midi_files()["controller_flood"]
+    with pytest.raises(InvalidMidi, match="more than 1000 events"):
+        load_midi(flood, limits=MidiLimits(max_events=1000))
+    assert load_midi(midi_bytes(), limits=MidiLimits(max_events=20))  # 20 events
