@@ -36,7 +36,7 @@ from catalog.midi.style_space import (
     normalize_attributes,
     one_hot_style,
 )
-from catalog.midi.validation import load_midi
+from catalog.midi.validation import load_midi, unwrap_riff_midi
 from catalog.models import Origin, Track
 from catalog.selectors import labelled_tracks_by_style
 
@@ -126,7 +126,11 @@ def import_midi(
     provenance: dict[str, Any] | None = None,
     classifier: StyleClassifier | None = None,
 ) -> Track:
-    """Validate, analyse and store one MIDI file as a track; ``InvalidMidi`` writes nothing."""
+    """Validate, analyse and store one MIDI file as a track; ``InvalidMidi`` writes nothing.
+
+    A RIFF MIDI (``.rmi``) file is stored as the Standard MIDI File it wraps.
+    """
+    midi_bytes = unwrap_riff_midi(midi_bytes)
     return _create_track(
         midi_bytes=midi_bytes,
         **_analysed(midi_bytes, style_label, classifier),
@@ -163,6 +167,7 @@ def upload_midi(*, user: AbstractBaseUser, midi_bytes: bytes, title: str) -> tup
     retry, even one sent while the first is still being analysed) gives back the track it
     made the first time.
     """
+    midi_bytes = unwrap_riff_midi(midi_bytes)
     if user.is_staff:
         place: dict[str, Any] = {"origin": Origin.CATALOG, "is_public": True}
     else:

@@ -46,8 +46,12 @@ DEFAULT_LIMITS = MidiLimits()
 
 
 def load_midi(data: bytes, *, limits: MidiLimits = DEFAULT_LIMITS) -> pretty_midi.PrettyMIDI:
-    """Validate ``data`` and return it parsed; raise :class:`InvalidMidi` otherwise."""
+    """Validate ``data`` and return it parsed; raise :class:`InvalidMidi` otherwise.
+
+    A RIFF MIDI file (``.rmi``) is read as the Standard MIDI File it wraps.
+    """
     _check_size(data, limits)
+    data = unwrap_riff_midi(data)
     _check_header(data, limits)
     _check_event_count(data, limits)
     midi_file = _parse(data)
@@ -60,6 +64,20 @@ def load_midi(data: bytes, *, limits: MidiLimits = DEFAULT_LIMITS) -> pretty_mid
         raise InvalidMidi("structure", f"the file cannot be interpreted: {error}") from error
     _check_pitched_notes(midi)
     return midi
+
+
+def unwrap_riff_midi(data: bytes) -> bytes:
+    """The Standard MIDI File inside a RIFF ``RMID`` file; anything else unchanged."""
+    if data[:4] != b"RIFF" or data[8:12] != b"RMID":
+        return data
+    position = 12
+    while position + 8 <= len(data):
+        chunk_id = data[position : position + 4]
+        length = struct.unpack("<I", data[position + 4 : position + 8])[0]
+        if chunk_id == b"data":
+            return data[position + 8 : position + 8 + length]
+        position += 8 + length + length % 2  # RIFF chunks are padded to even lengths
+    raise InvalidMidi("format", "a RIFF MIDI (.rmi) file without a data chunk")
 
 
 def _check_size(data: bytes, limits: MidiLimits) -> None:

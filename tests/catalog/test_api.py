@@ -258,3 +258,15 @@ def test_upload_titles_are_readable(auth_client, file_name, title, expected):
         format="multipart",
     )
     assert answer.status_code == 201 and answer.json()["title"] == expected
+
+
+def test_a_riff_midi_upload_is_stored_as_plain_midi(auth_client):
+    inner = midi_bytes()
+    body = b"RMID" + b"data" + len(inner).to_bytes(4, "little") + inner + b"\x00" * (len(inner) % 2)
+    rmi = b"RIFF" + len(body).to_bytes(4, "little") + body
+
+    created = upload(auth_client, rmi, title="Wrapped")
+
+    assert created.status_code == 201
+    stored = auth_client.get(f"/api/v1/tracks/{created.json()['id']}/midi/")
+    assert b"".join(stored.streaming_content) == inner

@@ -38,3 +38,17 @@ def test_the_event_count_stops_at_the_limit_and_spares_ordinary_files():
     with pytest.raises(InvalidMidi, match="more than 1000 events"):
         load_midi(flood, limits=MidiLimits(max_events=1000))
     assert load_midi(midi_bytes(), limits=MidiLimits(max_events=20))  # 20 events
+
+
+def test_a_riff_midi_file_is_read_as_the_midi_it_wraps():
+    inner = midi_bytes()
+    padding = b"\x00" if len(inner) % 2 else b""
+    info = b"LIST" + (4).to_bytes(4, "little") + b"INFO"
+    riff_body = b"RMID" + info + b"data" + len(inner).to_bytes(4, "little") + inner + padding
+    rmi = b"RIFF" + len(riff_body).to_bytes(4, "little") + riff_body
+
+    midi = load_midi(rmi)
+
+    assert sum(len(instrument.notes) for instrument in midi.instruments) == 8
+    with pytest.raises(InvalidMidi, match="data chunk"):
+        load_midi(b"RIFF" + (4).to_bytes(4, "little") + b"RMID")
