@@ -28,6 +28,7 @@ from catalog.midi.classifier import StyleClassifier, TrainingConfig, train_style
 from catalog.midi.corpus import CorpusPiece, evenly_spaced
 from catalog.midi.excerpts import EXCERPT_BEATS, training_excerpts
 from catalog.midi.features import MidiFeatures, extract_features
+from catalog.midi.provenance import ai_label
 from catalog.midi.rendering import AudioRenderer, render_once, render_pianoroll
 from catalog.midi.style_space import (
     STYLE_DIM,
@@ -158,6 +159,34 @@ def _analysed(
         "style": assignment.style,
         "style_vector": assignment.vector,
     }
+
+
+def import_midi_file(*, path: Path, artist: str = "", collection: str = "") -> tuple[Track, bool]:
+    """A MIDI file as a catalog track, once: the same path imported again gives back the
+    track it made. A file labelled AI-generated keeps the label and stays hidden until
+    staff publish it.
+
+    Returns the track and whether it was created; ``InvalidMidi`` and ``OSError`` write
+    nothing.
+    """
+    source_id = f"file:{path.resolve()}"
+    existing = Track.objects.filter(source_id=source_id).first()
+    if existing is not None:
+        return existing, False
+    midi_bytes = path.read_bytes()
+    label = ai_label(load_midi(midi_bytes))
+    track = import_midi(
+        midi_bytes=midi_bytes,
+        title=path.stem,
+        artist=artist,
+        collection=collection,
+        origin=Origin.CATALOG,
+        is_public=label is None,
+        source_id=source_id,
+        ai_generated=label is not None,
+        provenance={"label": label} if label else None,
+    )
+    return track, True
 
 
 def upload_midi(*, user: AbstractBaseUser, midi_bytes: bytes, title: str) -> tuple[Track, bool]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from io import StringIO
 
@@ -89,3 +90,16 @@ def test_a_missing_file_is_named(tmp_path):
     present.write_text("user\titem\tweight\n1\t2\t3\n")
     with pytest.raises(CommandError, match=r"--test: no such file"):
         evaluate(train=present, test=tmp_path / "absent.tsv")
+
+
+def test_without_the_als_peer_installed_it_says_so_before_any_work(tmp_path, monkeypatch):
+    present = tmp_path / "train.tsv"
+    present.write_text("user\titem\tweight\n1\t2\t3\n")
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == "implicit" else real_find_spec(name, *args),
+    )
+    with pytest.raises(CommandError, match="bin/setup --dev"):
+        evaluate(train=present, test=present)

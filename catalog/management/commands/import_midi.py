@@ -7,14 +7,17 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from catalog.midi.validation import InvalidMidi
-from catalog.models import Origin
-from catalog.services import import_midi
+from catalog.services import import_midi_file
 
 MIDI_SUFFIXES = {".mid", ".midi", ".smf", ".kar"}
 
 
 class Command(BaseCommand):
-    help = "Import MIDI files (or every MIDI file under folders) as public catalog tracks."
+    help = (
+        "Import MIDI files (or every MIDI file under folders) as public catalog tracks; files "
+        "already imported are passed over, and files labelled AI-generated stay hidden "
+        "until staff publish them."
+    )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("paths", nargs="+", type=Path, help="MIDI files or folders.")
@@ -25,17 +28,11 @@ class Command(BaseCommand):
         files = list(_midi_files(options["paths"]))
         if not files:
             raise CommandError("no MIDI files (.mid, .midi, .smf, .kar) found")
-        imported, skipped = 0, []
+        imported, known, skipped = 0, 0, []
         for path in files:
             try:
-                track = import_midi(
-                    midi_bytes=path.read_bytes(),
-                    title=path.stem,
-                    artist=options["artist"],
-                    collection=options["collection"],
-                    origin=Origin.CATALOG,
-                    is_public=True,
-                    source_id=f"file:{path.resolve()}",
+                track, created = import_midi_file(
+                    path=path, artist=options["artist"], collection=options["collection"]
                 )
             except InvalidMidi as error:
                 skipped.append((path, error.message))
@@ -43,9 +40,15 @@ class Command(BaseCommand):
             except OSError as error:
                 skipped.append((path, str(error)))
                 continue
+            if not created:
+                known += 1
+                self.stdout.write(f"already imported {path} as track {track.pk}")
+                continue
             imported += 1
-            self.stdout.write(f"imported {path} as track {track.pk} ({track.style or 'unstyled'})")
-        self.stdout.write(f"imported {imported}; skipped {len(skipped)}")
+            hidden = " (AI-generated: hidden until published)" if track.ai_generated else ""
+            style = track.style or "unstyled"
+            self.stdout.write(f"imported {path} as track {track.pk} ({style}){hidden}")
+        self.stdout.write(f"imported {imported}; already there {known}; skipped {len(skipped)}")
         for path, reason in skipped:
             self.stdout.write(f"  skipped {path}: {reason}")
 

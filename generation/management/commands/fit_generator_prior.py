@@ -86,7 +86,10 @@ class Command(BaseCommand):
         if expected is not None and expected != len(train_set):
             raise CommandError(
                 f"the checkpoint was trained on {expected} segments, the catalog gives "
-                f"{len(train_set)}: pass the --limit-per-style it was trained with"
+                f"{len(train_set)}: the prior must see the catalog the model was trained on "
+                "(the shipped checkpoint: the whole corpus, `manage.py import_corpus`, where "
+                "bin/run imports a balanced subset) with the --limit-per-style it was "
+                "trained with"
             )
         previous = model.version
         version = attach_latent_prior(

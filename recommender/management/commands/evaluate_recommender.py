@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,9 @@ class Command(BaseCommand):
     help = (
         "Offline evaluation: fit on --train (tune on --valid), rank every item for each "
         "--test user excluding train and valid items, and report NDCG/Recall/Precision@k "
-        "and coverage for the project's model, popularity and tuned implicit ALS."
+        "and coverage for the project's model, popularity and tuned implicit ALS. Files are "
+        "tab-separated with a header: user, item, weight. The ALS peer needs the "
+        "development dependencies (bin/setup --dev)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -30,6 +33,11 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print one JSON object only")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if importlib.util.find_spec("implicit") is None:
+            raise CommandError(
+                "the ALS peer needs the 'implicit' package, a development dependency: "
+                "run bin/setup --dev (requirements/dev.txt) first"
+            )
         for name in ("train", "test", "valid"):
             path = options[name]
             if path is not None and not path.is_file():
