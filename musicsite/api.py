@@ -45,7 +45,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return drf_exception_handler(exc, context)
 
 
+# Where the ListenBrainz-compatible API is mounted (musicsite/urls.py): its clients expect
+# ListenBrainz's error shape.
+LISTENBRAINZ_PREFIX = "/1/"
+
+
 def json_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    if request.path.startswith(LISTENBRAINZ_PREFIX):
+        return JsonResponse({"code": 404, "error": "Not found."}, status=404)
     return JsonResponse({"detail": "Not found."}, status=404)
 
 

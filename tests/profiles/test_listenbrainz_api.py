@@ -328,3 +328,12 @@ def _single_or_batch(path: str) -> dict:
     if path.startswith("/1/"):
         return _single(metadata)
     return {"listens": [{"track_metadata": metadata, "listened_at": int(time.time()) - 60}]}
+
+
+def test_an_unknown_listenbrainz_path_answers_in_listenbrainz_shape(api_client, settings):
+    settings.ROOT_URLCONF = "musicsite.urls"
+    settings.DEBUG = False  # with DEBUG on, Django answers its own HTML page instead
+    answer = api_client.get("/1/no-such-endpoint")
+    assert answer.status_code == 404
+    assert answer.json() == {"code": 404, "error": "Not found."}
+    assert api_client.get("/api/v1/no-such-endpoint/").json() == {"detail": "Not found."}
