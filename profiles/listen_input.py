@@ -346,14 +346,16 @@ def _read_api_item(reader: _ItemReader) -> ListenInput | None:
 def read_listenbrainz_listens(
     items: list[Any], *, now: datetime, playing_now: bool
 ) -> list[ListenInput | PlayingNowInput]:
-    """Listens of a ListenBrainz ``payload``; for ``playing_now``, what is playing."""
+    """Listens of a ListenBrainz ``payload``; for ``playing_now``, what is playing.
+
+    Sizes are ListenBrainz's: the whole body within ``MAX_LISTEN_BYTES`` per listen (the
+    view checks it), not each listen on its own.
+    """
     problems: list[Problem] = []
     listens: list[ListenInput | PlayingNowInput] = []
     for index, item in enumerate(items):
         if not isinstance(item, dict):
             problems.append(Problem(index, "listen", "Expected a JSON object."))
-            continue
-        if not _check_size(index, item, problems, "listen"):
             continue
         reader = _ItemReader(index, item, problems, now)
         if "track_metadata" not in item:

@@ -27,7 +27,7 @@ from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from profiles import selectors, services
-from profiles.importers.rules import MAX_LISTENS_PER_REQUEST
+from profiles.importers.rules import MAX_LISTEN_BYTES, MAX_LISTENS_PER_REQUEST
 from profiles.listen_input import (
     ListenInput,
     ListenProblems,
@@ -192,6 +192,11 @@ class SubmitListensView(ListenBrainzView):
             raise ListenBrainzError(f"A {listen_type} submission holds exactly one listen.")
         if len(items) > MAX_LISTENS_PER_REQUEST:
             raise ListenBrainzError(f"Too many listens; at most {MAX_LISTENS_PER_REQUEST}.")
+        if len(request.body) > len(items) * MAX_LISTEN_BYTES:
+            raise ListenBrainzError(
+                "JSON document is too large. In aggregate, listens may not be larger than "
+                f"{MAX_LISTEN_BYTES} bytes each."
+            )
         return listen_type, items
 
 

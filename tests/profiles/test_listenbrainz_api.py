@@ -337,3 +337,25 @@ def test_an_unknown_listenbrainz_path_answers_in_listenbrainz_shape(api_client, 
     assert answer.status_code == 404
     assert answer.json() == {"code": 404, "error": "Not found."}
     assert api_client.get("/api/v1/no-such-endpoint/").json() == {"detail": "Not found."}
+
+
+@pytest.mark.django_db
+def test_listen_sizes_are_limited_in_aggregate_as_listenbrainz_does(auth_client):
+    now = int(time.time())
+    notes = {"artist_name": "a", "track_name": "long", "additional_info": {"notes": "x" * 10_500}}
+    small = [
+        {"listened_at": now - i, "track_metadata": {"artist_name": "a", "track_name": f"{i}"}}
+        for i in range(1, 6)
+    ]
+    one_big_among_small = {
+        "listen_type": "import",
+        "payload": [{"listened_at": now, "track_metadata": notes}, *small],
+    }
+    alone = {"listen_type": "import", "payload": [{"listened_at": now, "track_metadata": notes}]}
+
+    accepted = auth_client.post("/1/submit-listens", one_big_among_small, format="json")
+    refused = auth_client.post("/1/submit-listens", alone, format="json")
+
+    assert accepted.status_code == 200
+    assert refused.status_code == 400 and "In aggregate" in refused.json()["error"]
+    assert Listen.objects.count() == 6
