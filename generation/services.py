@@ -60,6 +60,10 @@ VARIATION_AMOUNT = 0.6
 DEFAULT_GENERATED_SHARE = 0.25
 
 
+# The most pieces one generation job makes, whether asked for directly or by a playlist.
+MAX_PIECES_PER_REQUEST = 8
+
+
 class QuotaExceeded(APIException):
     status_code = status.HTTP_429_TOO_MANY_REQUESTS
     default_code = "quota_exceeded"
@@ -299,10 +303,21 @@ def create_playlist(
 ) -> Playlist:
     """Recommended catalog tracks now; generated ones from a job, merged when it finishes.
 
-    ``generated_share=None`` takes the person's preference, else the default share."""
+    ``generated_share=None`` takes the person's preference, else the default share. The
+    generated part is at most MAX_PIECES_PER_REQUEST pieces and counts against the
+    person's generation quota: when that is used up, an explicit share is refused
+    (``QuotaExceeded``) and a preferred or default one gives a catalog-only playlist."""
+    explicit = generated_share is not None
     if generated_share is None:
         generated_share = preferences_of(user).get("generated_share", DEFAULT_GENERATED_SHARE)
-    generated = round(length * generated_share)
+    generated = min(round(length * generated_share), MAX_PIECES_PER_REQUEST)
+    if generated:
+        try:
+            check_quota(user)
+        except QuotaExceeded:
+            if explicit:
+                raise
+            generated = 0
     _, recommendations = recommend_for(
         user, limit=length - generated, include_generated=False, diversity=0.3
     )

@@ -11,10 +11,11 @@ from generation.ml.data import BARS_PER_SEGMENT
 from generation.ml.sampling import DEFAULT_TEMPERATURE
 from generation.models import GenerationRequest, Playlist, PlaylistItem, PlaylistStatus
 from generation.selectors import playlist_status
+from generation.services import MAX_PIECES_PER_REQUEST
 
 
 class GenerationCreateSerializer(serializers.Serializer):
-    count = serializers.IntegerField(min_value=1, max_value=8)
+    count = serializers.IntegerField(min_value=1, max_value=MAX_PIECES_PER_REQUEST)
     bars = serializers.IntegerField(min_value=4, max_value=64, default=16)
     temperature = serializers.FloatField(min_value=0.1, max_value=2.0, default=DEFAULT_TEMPERATURE)
     seed = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False)
@@ -112,8 +113,10 @@ class PlaylistCreateSerializer(serializers.Serializer):
         required=False,
         allow_null=True,
         default=None,
-        help_text="Share of freshly generated tracks; when left out, the person's "
-        "`generated_share` preference, else 0.25.",
+        help_text="Share of freshly generated tracks (at most "
+        f"{MAX_PIECES_PER_REQUEST}, counted against the generation quota: 429 when it is "
+        "used up); when left out, the person's `generated_share` preference, else 0.25, "
+        "and a used-up quota gives catalog tracks only.",
     )
 
 

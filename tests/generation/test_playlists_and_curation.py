@@ -307,3 +307,19 @@ def test_nearby_request_seeds_share_no_piece():
     pieces = {seed: {piece_seed(seed, index, 0, 0) for index in range(8)} for seed in range(50)}
     for seed in range(49):
         assert not pieces[seed] & pieces[seed + 1]
+
+
+def test_playlists_count_against_the_generation_quota(listener, settings):
+    settings.GENERATION_MAX_CONCURRENT = 1
+    client = client_for(listener)
+
+    first = client.post(PLAYLISTS, {"length": 100, "generated_share": 1.0}, format="json")
+    explicit = client.post(PLAYLISTS, {"length": 10, "generated_share": 0.5}, format="json")
+    by_default = client.post(PLAYLISTS, {"length": 10}, format="json")
+
+    assert first.status_code == 202
+    assert GenerationRequest.objects.get().count == 8  # never more than one job may make
+    assert explicit.status_code == 429 and "generation jobs in progress" in str(explicit.json())
+    assert by_default.status_code == 201 and by_default.json()["status"] == "ready"
+    assert all(not item["track"]["ai_generated"] for item in by_default.json()["items"])
+    assert GenerationRequest.objects.count() == 1
