@@ -152,3 +152,35 @@ def test_malformed_json_is_a_400_with_detail(api_client):
     response = api_client.post(REGISTER, "{not json", content_type="application/json")
     assert response.status_code == 400
     assert "detail" in response.json()
+
+
+def test_a_forged_forwarded_address_does_not_reset_the_sign_in_limit(api_client, monkeypatch):
+    from django.core.cache import cache
+
+    cache.clear()
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"auth": "3/min"})
+    codes = [
+        api_client.post(
+            TOKEN, {"username": "x", "password": "y"}, HTTP_X_FORWARDED_FOR=f"10.0.0.{i}"
+        ).status_code
+        for i in range(4)
+    ]
+    assert codes == [400, 400, 400, 429]
+    cache.clear()
+
+
+@pytest.mark.django_db
+def test_the_admin_login_form_is_throttled_per_address(client, make_user, monkeypatch):
+    from django.core.cache import cache
+
+    from musicsite.middleware import AdminLoginThrottle
+
+    cache.clear()
+    make_user("boss", staff=True)
+    monkeypatch.setattr(AdminLoginThrottle, "THROTTLE_RATES", {"auth": "3/min"})
+    wrong = {"username": "boss", "password": "guess"}
+    codes = [client.post("/admin/login/", wrong).status_code for _ in range(3)]
+    right = client.post("/admin/login/", {"username": "boss", "password": "a-long-enough-password"})
+    assert codes == [200, 200, 200]  # the form again, with its error
+    assert right.status_code == 429 and int(right["Retry-After"]) > 0
+    cache.clear()
