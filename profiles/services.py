@@ -112,8 +112,14 @@ class ListenTally:
 
 
 def visible_tracks(user: AbstractBaseUser) -> Q:
-    """Tracks a person may name: public ones, their own uploads, shared external ones."""
-    return Q(is_public=True) | Q(owner=user) | Q(origin=EXTERNAL_ORIGIN)
+    """Tracks a person may name by id: public ones, their own uploads, and the shared
+    external tracks they have listened to themselves (whose ids their listens show).
+
+    Anyone else's external tracks stay unknown: their ids would otherwise reveal what other
+    people listened to, one guessed id at a time.
+    """
+    heard = Listen.objects.filter(user=user).values("track_id")
+    return Q(is_public=True) | Q(owner=user) | Q(origin=EXTERNAL_ORIGIN, pk__in=heard)
 
 
 @transaction.atomic

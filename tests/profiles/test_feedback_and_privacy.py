@@ -80,3 +80,28 @@ def test_export_holds_listens_and_feedback_and_delete_removes_them(
     assert not Listen.objects.filter(user_id=user.pk).exists()
     assert not FeedbackEvent.objects.filter(user_id=user.pk).exists()
     assert Listen.objects.filter(user=bob).count() == 1
+
+
+def test_other_peoples_external_tracks_cannot_be_named_by_id(make_user):
+    alice, bob = make_user("alice"), make_user("bob")
+    secret = {"artist_name": "Alice's Therapist", "track_name": "Episode 12"}
+    listened_at = "2025-03-01T10:00:00Z"
+    client_for(alice).post(
+        "/api/v1/listens/",
+        {"listens": [{"track_metadata": secret, "listened_at": listened_at}]},
+        format="json",
+    )
+    external = Listen.objects.get(user=alice).track_id
+
+    guessed = client_for(bob).post(
+        "/api/v1/listens/",
+        {"listens": [{"track": external, "listened_at": listened_at}]},
+        format="json",
+    )
+    loved = client_for(bob).post("/api/v1/feedback/", {"track": external, "score": 1})
+    own = client_for(alice).post("/api/v1/feedback/", {"track": external, "score": 1})
+
+    assert guessed.status_code == 400 and "Unknown track id" in str(guessed.json())
+    assert loved.status_code == 400
+    assert own.status_code == 200  # her own listens show the id: she may love it
+    assert not Listen.objects.filter(user=bob).exists()
