@@ -269,6 +269,8 @@ LOGGING = {
 }
 
 # Generation quotas per user: jobs queued or running at once, and jobs started per day.
+IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", str(512 * 2**20)))
+IMPORT_MAX_CONCURRENT = int(os.environ.get("IMPORT_MAX_CONCURRENT", "2"))
 GENERATION_MAX_CONCURRENT = int(os.environ.get("GENERATION_MAX_CONCURRENT", "2"))
 GENERATION_MAX_DAILY = int(os.environ.get("GENERATION_MAX_DAILY", "50"))
 # The novelty check re-samples a generated piece this many times at most before failing it.

@@ -8,18 +8,25 @@ lost worker) is finished by running the import again, without doubling anything.
 from __future__ import annotations
 
 import io
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone
+from rest_framework import status
+from rest_framework.exceptions import APIException
 
 from catalog.external import TrackMetadata
+from jobs.models import Job, JobStatus
 from jobs.registry import job_handler
 from jobs.runner import JobContext, JobError
+from jobs.services import submit_job
 from profiles.importers import parse
 from profiles.importers.hetrec import read_hetrec_artists
 from profiles.importers.records import (
@@ -34,6 +41,7 @@ from profiles.services import record_listens
 
 CHUNK_SIZE = 1000
 IMPORT_JOB_KIND = "profiles.import_listens"
+UPLOAD_FOLDER = "imports"
 Progress = Callable[[float, str], None]
 
 
@@ -151,18 +159,78 @@ def parser_options(
     return options
 
 
+class ImportQuotaExceeded(APIException):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "import_quota_exceeded"
+
+
+def submit_import(
+    *,
+    user: AbstractBaseUser,
+    format_name: str,
+    upload: UploadedFile,
+    file_user: str = "",
+    artists: UploadedFile | None = None,
+) -> Job:
+    """Keep the uploaded file(s) under MEDIA_ROOT and queue a job that imports them.
+
+    At most IMPORT_MAX_CONCURRENT of a person's imports wait or run at once
+    (``ImportQuotaExceeded``): each holds its file on disk until it has run.
+    """
+    waiting = Job.objects.filter(
+        owner=user, kind=IMPORT_JOB_KIND, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
+    ).count()
+    if waiting >= settings.IMPORT_MAX_CONCURRENT:
+        raise ImportQuotaExceeded(
+            f"You already have {waiting} imports waiting or running; the limit is "
+            f"{settings.IMPORT_MAX_CONCURRENT}. Wait for one to finish."
+        )
+    params = {
+        "user_id": user.pk,
+        "format": format_name,
+        "path": str(_keep_upload(upload)),
+        "file_user": file_user,
+        "artists_path": str(_keep_upload(artists)) if artists else "",
+    }
+    return submit_job(kind=IMPORT_JOB_KIND, owner=user, params=params)
+
+
+def _keep_upload(upload: UploadedFile) -> Path:
+    folder = Path(settings.MEDIA_ROOT) / UPLOAD_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{uuid.uuid4().hex}.upload"
+    with path.open("wb") as saved:
+        for chunk in upload.chunks():
+            saved.write(chunk)
+    return path
+
+
+def discard_import_uploads(*, user: AbstractBaseUser) -> int:
+    """Remove the files of a person's imports that have not run (their account is going)."""
+    removed = 0
+    for params in Job.objects.filter(owner=user, kind=IMPORT_JOB_KIND).values_list(
+        "params", flat=True
+    ):
+        for key in ("path", "artists_path"):
+            if params.get(key) and Path(params[key]).is_file():
+                Path(params[key]).unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
 @job_handler(IMPORT_JOB_KIND)
 def run_import_job(context: JobContext) -> dict[str, Any]:
-    """Import an uploaded file saved under MEDIA_ROOT; the file is removed once imported."""
+    """Import an uploaded file saved under MEDIA_ROOT; the files are removed once the
+    import has run, whether it succeeded or the file was unreadable."""
     params = context.params
     path = Path(params["path"])
     if not path.exists():
         raise JobError("The uploaded file is gone; upload it again.")
     user = get_user_model().objects.get(pk=params["user_id"])
     artists = Path(params["artists_path"]) if params.get("artists_path") else None
-    options = parser_options(file_user=params.get("file_user"), artists_path=artists)
-    with path.open("rb") as stream:
-        try:
+    try:
+        options = parser_options(file_user=params.get("file_user"), artists_path=artists)
+        with path.open("rb") as stream:
             report = import_listens(
                 user=user,
                 format_name=params["format"],
@@ -171,9 +239,10 @@ def run_import_job(context: JobContext) -> dict[str, Any]:
                 options=options,
                 progress=context.progress,
             )
-        except ImportFormatError as exc:
-            raise JobError(str(exc)) from None
-    for leftover in (path, artists):
-        if leftover:
-            leftover.unlink(missing_ok=True)
+    except ImportFormatError as exc:
+        raise JobError(str(exc)) from None
+    finally:
+        for leftover in (path, artists):
+            if leftover:
+                leftover.unlink(missing_ok=True)
     return report.as_dict()

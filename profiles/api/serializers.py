@@ -3,7 +3,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import UploadedFile
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -166,6 +168,18 @@ class ListenRangeSerializer(serializers.Serializer):
     until = TimestampField(required=False, help_text="Listens before this time.")
 
 
+# HetRec's artists.dat is 2.6 MB; it is read while the request waits.
+MAX_ARTISTS_BYTES = 16 * 2**20
+
+
+def _within(upload: UploadedFile, limit: int) -> UploadedFile:
+    if upload.size > limit:
+        raise serializers.ValidationError(
+            f"The file is {upload.size} bytes; the limit is {limit} bytes."
+        )
+    return upload
+
+
 class ImportRequestSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="The history file, as the service exported it.")
     format = serializers.ChoiceField(choices=FORMATS)
@@ -178,6 +192,12 @@ class ImportRequestSerializer(serializers.Serializer):
     artists = serializers.FileField(
         required=False, help_text="hetrec only: artists.dat, to name the artists."
     )
+
+    def validate_file(self, upload: UploadedFile) -> UploadedFile:
+        return _within(upload, settings.IMPORT_MAX_BYTES)
+
+    def validate_artists(self, upload: UploadedFile) -> UploadedFile:
+        return _within(upload, MAX_ARTISTS_BYTES)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs.get("file_user") and attrs["format"] not in MULTI_USER_FORMATS:

@@ -1,13 +1,9 @@
 from __future__ import annotations
 
 import io
-import uuid
-from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import authenticate
-from django.core.files.uploadedfile import UploadedFile
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
@@ -22,7 +18,6 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from jobs.models import Job, JobStatus
-from jobs.services import submit_job
 from musicsite.api import PagePagination
 from profiles import selectors, services
 from profiles.api.serializers import (
@@ -45,7 +40,7 @@ from profiles.api.serializers import (
 from profiles.importers.hetrec import read_hetrec_artists
 from profiles.importers.records import ImportFormatError
 from profiles.importers.rules import MAX_LISTENS_PER_REQUEST
-from profiles.importing import IMPORT_JOB_KIND, import_listens
+from profiles.importing import IMPORT_JOB_KIND, import_listens, submit_import
 from profiles.listen_input import (
     MAX_ID,
     ListenProblems,
@@ -215,7 +210,13 @@ class ImportView(APIView):
         data = serializer.validated_data
         upload, artists = data["file"], data.get("artists")
         if upload.size > SYNC_IMPORT_MAX_BYTES:
-            job = _submit_import_job(request, data)
+            job = submit_import(
+                user=request.user,
+                format_name=data["format"],
+                upload=upload,
+                file_user=data.get("file_user") or "",
+                artists=artists,
+            )
             return Response(_job_body(request, job), status=status.HTTP_202_ACCEPTED)
         options = {"file_user": data.get("file_user")} if data.get("file_user") else {}
         if artists is not None:
@@ -233,28 +234,6 @@ class ImportView(APIView):
         except ImportFormatError as exc:
             raise ValidationError({"file": [str(exc)]}) from None
         return Response(report.as_dict(), status=status.HTTP_201_CREATED)
-
-
-def _save_upload(upload: UploadedFile) -> Path:
-    folder = Path(settings.MEDIA_ROOT) / "imports"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{uuid.uuid4().hex}.upload"
-    with path.open("wb") as saved:
-        for chunk in upload.chunks():
-            saved.write(chunk)
-    return path
-
-
-def _submit_import_job(request: Request, data: dict[str, Any]) -> Job:
-    artists = data.get("artists")
-    params = {
-        "user_id": request.user.pk,
-        "format": data["format"],
-        "path": str(_save_upload(data["file"])),
-        "file_user": data.get("file_user") or "",
-        "artists_path": str(_save_upload(artists)) if artists else "",
-    }
-    return submit_job(kind=IMPORT_JOB_KIND, owner=request.user, params=params)
 
 
 def _job_body(request: Request, job: Job) -> dict[str, Any]:

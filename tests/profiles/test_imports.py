@@ -128,3 +128,32 @@ def test_command_imports_the_lastfm_1k_sample_idempotently(user, capsys):
     out, _ = capsys.readouterr()
     assert out.startswith("0 listens imported")
     assert Listen.objects.filter(user=user).count() == stored
+
+
+def test_imports_are_limited_in_size_and_in_number_waiting(
+    auth_client, monkeypatch, tmp_path, settings
+):
+    settings.MEDIA_ROOT = tmp_path
+    settings.IMPORT_MAX_BYTES = 2000
+    too_big = upload(auth_client, jsonl(100), "listenbrainz")
+    assert too_big.status_code == 400 and "limit is 2000 bytes" in str(too_big.json()["file"])
+
+    monkeypatch.setattr(views, "SYNC_IMPORT_MAX_BYTES", 100)
+    waiting = [upload(auth_client, jsonl(10), "listenbrainz").status_code for _ in range(3)]
+    assert waiting == [202, 202, 429]
+    assert len(list((tmp_path / "imports").iterdir())) == 2
+
+
+def test_an_unreadable_import_and_a_deleted_account_leave_no_files(
+    auth_client, user, monkeypatch, tmp_path, settings
+):
+    settings.MEDIA_ROOT = tmp_path
+    monkeypatch.setattr(views, "SYNC_IMPORT_MAX_BYTES", 10)
+    unreadable = upload(auth_client, b"neither json nor anything else" * 3, "listenbrainz")
+    pending = upload(auth_client, jsonl(10), "listenbrainz")
+    assert run_job(unreadable.json()["id"]) == "failed"
+    assert len(list((tmp_path / "imports").iterdir())) == 1  # only the pending one
+
+    assert auth_client.delete("/api/v1/me/").status_code == 204
+    assert pending.status_code == 202
+    assert not list((tmp_path / "imports").iterdir())
