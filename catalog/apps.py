@@ -3,3 +3,17 @@ from django.apps import AppConfig
 
 class CatalogConfig(AppConfig):
     name = "catalog"
+
+    def ready(self) -> None:
+        from django.conf import settings
+
+        from catalog import services, tasks
+        from jobs.registry import PeriodicJob, register_periodic
+
+        register_periodic(
+            PeriodicJob(
+                kind=tasks.PRUNE_RENDERS_KIND,
+                min_interval_s=lambda: settings.RENDER_CACHE_PRUNE_INTERVAL_S,
+                is_due=services.render_cache_is_over,
+            )
+        )

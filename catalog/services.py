@@ -11,6 +11,7 @@ import logging
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.utils import timezone
+from rest_framework import status
+from rest_framework.exceptions import APIException
 
 from artifacts.models import ModelArtifact
 from artifacts.services import ArtifactUnavailable, load_active, register_artifact
@@ -29,7 +33,13 @@ from catalog.midi.corpus import CorpusPiece, evenly_spaced
 from catalog.midi.excerpts import EXCERPT_BEATS, training_excerpts
 from catalog.midi.features import MidiFeatures, extract_features
 from catalog.midi.provenance import ai_label
-from catalog.midi.rendering import AudioRenderer, render_once, render_pianoroll
+from catalog.midi.rendering import (
+    AudioRenderer,
+    cache_files,
+    prune_cache,
+    render_once,
+    render_pianoroll,
+)
 from catalog.midi.style_space import (
     STYLE_DIM,
     STYLES,
@@ -206,6 +216,8 @@ def upload_midi(*, user: AbstractBaseUser, midi_bytes: bytes, title: str) -> tup
     existing = same_file.first()
     if existing is not None:
         return existing, False
+    if not user.is_staff:
+        _check_upload_quota(user)
     content = _analysed(midi_bytes, None, None)  # the slow part, before any lock is taken
     with transaction.atomic():
         # One upload per person at a time from here (SQLite's IMMEDIATE transactions
@@ -215,6 +227,22 @@ def upload_midi(*, user: AbstractBaseUser, midi_bytes: bytes, title: str) -> tup
         if existing is not None:
             return existing, False
         return _create_track(midi_bytes=midi_bytes, title=title, **content, **place), True
+
+
+class UploadQuotaExceeded(APIException):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "upload_quota_exceeded"
+
+
+def _check_upload_quota(user: AbstractBaseUser) -> None:
+    """Each upload can grow the render cache by its audio: a day's uploads are limited."""
+    since = timezone.now() - timedelta(days=1)
+    today = Track.objects.filter(owner=user, origin=Origin.UPLOAD, created_at__gte=since).count()
+    if today >= settings.UPLOAD_MAX_DAILY:
+        raise UploadQuotaExceeded(
+            f"You have uploaded {today} files in the last 24 hours; the limit is "
+            f"{settings.UPLOAD_MAX_DAILY}."
+        )
 
 
 def import_corpus_piece(*, piece: CorpusPiece) -> tuple[Track, bool]:
@@ -397,12 +425,39 @@ def render_track_pianoroll(*, track: Track) -> Path:
     return render_once(_render_path(track, "png"), render)
 
 
+def render_cache_is_over() -> bool:
+    """Whether the render cache holds more than RENDER_CACHE_MAX_BYTES."""
+    folder = Path(settings.MEDIA_ROOT) / RENDER_DIRECTORY
+    total = sum(size for _, size, _ in cache_files(folder)) if folder.is_dir() else 0
+    return total > settings.RENDER_CACHE_MAX_BYTES
+
+
+def prune_renders() -> dict[str, int]:
+    """Bring the render cache back under RENDER_CACHE_MAX_BYTES, least recently used first."""
+    folder = Path(settings.MEDIA_ROOT) / RENDER_DIRECTORY
+    if not folder.is_dir():
+        return {"removed": 0, "freed_bytes": 0}
+    removed, freed = prune_cache(folder, settings.RENDER_CACHE_MAX_BYTES)
+    return {"removed": removed, "freed_bytes": freed}
+
+
 def delete_tracks_of(*, owner: AbstractBaseUser) -> int:
     """Delete an owner's uploads and generated tracks, and once the deletion commits, their
     MIDI files and renders: deleting an account leaves none of its music on disk."""
     tracks = list(Track.objects.filter(owner=owner))
     paths = [Path(t.midi.path) for t in tracks if t.midi]
-    paths += [_render_path(t, suffix) for t in tracks for suffix in ("wav", "ogg", "png")]
+    # Renders are kept by content: one that another track still shares stays.
+    shared = set(
+        Track.objects.exclude(owner=owner)
+        .filter(midi_sha256__in={t.midi_sha256 for t in tracks})
+        .values_list("midi_sha256", flat=True)
+    )
+    paths += [
+        _render_path(t, suffix)
+        for t in tracks
+        if t.midi_sha256 not in shared
+        for suffix in ("wav", "ogg", "png")
+    ]
     Track.objects.filter(pk__in=[t.pk for t in tracks]).delete()
     transaction.on_commit(lambda: [path.unlink(missing_ok=True) for path in paths])
     return len(tracks)

@@ -269,6 +269,11 @@ LOGGING = {
 }
 
 # Generation quotas per user: jobs queued or running at once, and jobs started per day.
+# Rendered audio and piano rolls are a cache: the worker trims it to this size, least
+# recently used first (an hour of WAV is 317 MB), checking every so often.
+RENDER_CACHE_MAX_BYTES = int(os.environ.get("RENDER_CACHE_MAX_BYTES", str(5 * 2**30)))
+RENDER_CACHE_PRUNE_INTERVAL_S = float(os.environ.get("RENDER_CACHE_PRUNE_INTERVAL_S", "600"))
+UPLOAD_MAX_DAILY = int(os.environ.get("UPLOAD_MAX_DAILY", "100"))
 IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", str(512 * 2**20)))
 IMPORT_MAX_CONCURRENT = int(os.environ.get("IMPORT_MAX_CONCURRENT", "2"))
 GENERATION_MAX_CONCURRENT = int(os.environ.get("GENERATION_MAX_CONCURRENT", "2"))

@@ -140,7 +140,7 @@ def render_once(destination: Path, render: Callable[[Path], object]) -> Path:
     is remembered beside the file for FAILURE_REMEMBERED_S and raised again at once as
     ``RenderFailed`` with the first failure's reason.
     """
-    if destination.is_file():
+    if _mark_used(destination):
         return destination
     destination.parent.mkdir(parents=True, exist_ok=True)
     failed = destination.with_name(destination.name + FAILED_SUFFIX)
@@ -157,6 +157,46 @@ def render_once(destination: Path, render: Callable[[Path], object]) -> Path:
             raise
         failed.unlink(missing_ok=True)
     return destination
+
+
+def _mark_used(path: Path) -> bool:
+    """Whether ``path`` exists; if so its time is set to now, so that pruning the cache
+    removes what was least recently asked for."""
+    try:
+        os.utime(path)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def cache_files(directory: Path) -> list[tuple[float, int, Path]]:
+    """``(last used, size, path)`` of every file in a render cache, least recently used first."""
+    found = []
+    for path in directory.rglob("*"):
+        if any(part.startswith(WORKDIR_PREFIX) for part in path.relative_to(directory).parts):
+            continue  # a render in progress
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            continue
+        if path.is_file():
+            found.append((info.st_mtime, info.st_size, path))
+    return sorted(found)
+
+
+def prune_cache(directory: Path, max_bytes: int) -> tuple[int, int]:
+    """Delete the least recently used files until the cache holds at most ``max_bytes``;
+    the number of files removed and the bytes freed. Anything removed is made again on
+    its next request."""
+    files = cache_files(directory)
+    excess = sum(size for _, size, _ in files) - max_bytes
+    removed = freed = 0
+    for _, size, path in files:
+        if freed >= excess:
+            break
+        path.unlink(missing_ok=True)
+        removed, freed = removed + 1, freed + size
+    return removed, freed
 
 
 def _remove_abandoned_workdirs(directory: Path, *, older_than_s: float) -> None:

@@ -136,9 +136,9 @@ def test_audio_is_rendered_once_then_served_from_the_cache(auth_client, corpus_t
     assert b"".join(answer.streaming_content)[:4] == b"RIFF"
     cached = list((media_root / "renders").rglob("*.wav"))
     assert len(cached) == 1
-    modified = cached[0].stat().st_mtime_ns
+    rendered = cached[0].stat().st_ino  # a new render would replace the file
     assert auth_client.get(f"/api/v1/tracks/{track.pk}/audio/?format=wav").status_code == 200
-    assert cached[0].stat().st_mtime_ns == modified
+    assert cached[0].stat().st_ino == rendered
     assert auth_client.get(f"/api/v1/tracks/{track.pk}/audio/?format=mp3").status_code == 400
 
 
@@ -270,3 +270,30 @@ def test_a_riff_midi_upload_is_stored_as_plain_midi(auth_client):
     assert created.status_code == 201
     stored = auth_client.get(f"/api/v1/tracks/{created.json()['id']}/midi/")
     assert b"".join(stored.streaming_content) == inner
+
+
+def test_uploads_per_day_are_limited_for_people_not_staff(auth_client, make_user, settings):
+    settings.UPLOAD_MAX_DAILY = 2
+    codes = [upload(auth_client, midi_bytes(tempo_bpm=60 + i)).status_code for i in range(3)]
+    staff = client_for(make_user("editor", staff=True))
+    staff_codes = [upload(staff, midi_bytes(tempo_bpm=90 + i)).status_code for i in range(3)]
+    retry = upload(auth_client, midi_bytes(tempo_bpm=60))
+
+    assert codes == [201, 201, 429] and staff_codes == [201, 201, 201]
+    assert retry.status_code == 200  # the same file again is not a new upload
+
+
+def test_deleting_an_account_keeps_renders_that_a_public_track_shares(
+    auth_client, make_user, media_root
+):
+    staff = client_for(make_user("editor", staff=True))
+    public = upload(staff, midi_bytes()).json()["id"]
+    private = upload(auth_client, midi_bytes()).json()["id"]
+    for track_id in (public, private):
+        assert auth_client.get(f"/api/v1/tracks/{track_id}/pianoroll/").status_code == 200
+    rolls = list((media_root / "renders").rglob("*.png"))
+    assert len(rolls) == 1  # one render per content
+
+    assert auth_client.delete("/api/v1/me/").status_code == 204
+
+    assert rolls[0].exists()

@@ -97,3 +97,22 @@ def test_training_the_classifier_restyles_unlabelled_tracks_and_evaluation_repor
     report = run("evaluate_style_classifier")
     assert "held-out accuracy" in report
     assert "confusion matrix" in report and "chorale" in report
+
+
+def test_the_worker_trims_the_render_cache_when_it_grows_too_big(roots, settings):
+    from jobs.runner import run_job
+    from jobs.services import submit_due_periodic_jobs
+
+    settings.TASTE_RETRAIN_INTERVAL_S = 0
+    settings.RENDER_CACHE_MAX_BYTES = 150
+    renders = roots / "media" / "renders" / "ab"
+    renders.mkdir(parents=True)
+    for name in ("a.wav", "b.wav"):
+        (renders / name).write_bytes(b"x" * 100)
+
+    submitted = submit_due_periodic_jobs()
+
+    assert [job.kind for job in submitted] == ["prune_renders"]
+    assert run_job(submitted[0].pk) == "succeeded"
+    assert len(list(renders.iterdir())) == 1
+    assert submit_due_periodic_jobs() == []  # within the limit now

@@ -14,6 +14,7 @@ from catalog.midi.rendering import (
     AudioRenderer,
     RendererUnavailable,
     RenderFailed,
+    prune_cache,
     render_once,
     render_pianoroll,
 )
@@ -134,3 +135,23 @@ def test_work_folders_abandoned_by_killed_renders_are_removed(renderer, tmp_path
     renderer.render(midi_bytes(), "wav", tmp_path / "scale.wav")
 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["scale.wav"]
+
+
+def test_pruning_keeps_the_most_recently_used_files_within_the_limit(tmp_path):
+    for age, name in enumerate(["newest", "middle", "oldest"]):
+        path = tmp_path / "ab" / f"{name}.wav"
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(b"x" * 100)
+        stamp = time.time() - 3600 * (age + 1)
+        os.utime(path, (stamp, stamp))
+    busy = tmp_path / "ab" / f"{WORKDIR_PREFIX}busy" / "output.wav"
+    busy.parent.mkdir()
+    busy.write_bytes(b"x" * 1000)
+    render_once(tmp_path / "ab" / "oldest.wav", lambda path: None)  # asked for: now recent
+
+    removed, freed = prune_cache(tmp_path, max_bytes=250)
+
+    assert (removed, freed) == (1, 100)
+    left = sorted(p.name for p in (tmp_path / "ab").glob("*.wav"))
+    assert left == ["newest.wav", "oldest.wav"]
+    assert busy.exists()  # a render in progress is never pruned
