@@ -40,16 +40,21 @@ def artifact_path(artifact: ModelArtifact) -> Path:
 
 def verify(artifact: ModelArtifact, loader: Loader) -> Any:
     """Load ``artifact`` after checking that its file exists and is the one registered."""
+    # Messages name the file relative to MODEL_ROOT: they reach API answers and /healthz,
+    # where the server's own paths have no business; the log has the whole story.
     path = artifact_path(artifact)
     if not path.is_file():
-        raise ArtifactUnavailable(f"{artifact.version}: file {path} is missing")
+        raise ArtifactUnavailable(f"{artifact.version}: file {artifact.path} is missing")
     if _sha256(path) != artifact.sha256:
-        raise ArtifactUnavailable(f"{artifact.version}: file {path} is corrupt (checksum differs)")
+        raise ArtifactUnavailable(
+            f"{artifact.version}: file {artifact.path} is corrupt (checksum differs)"
+        )
     try:
         return loader(path)
     except Exception as exc:
+        logger.exception("model file %s cannot be loaded", path)
         raise ArtifactUnavailable(
-            f"{artifact.version}: file {path} cannot be loaded: {exc}"
+            f"{artifact.version}: file {artifact.path} cannot be loaded ({type(exc).__name__})"
         ) from exc
 
 

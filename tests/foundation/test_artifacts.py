@@ -85,7 +85,7 @@ def test_a_corrupted_active_file_falls_back_to_the_previous_version(tmp_path):
     assert health("demo", load_json).startswith("degraded")
 
 
-def test_missing_files_and_untrained_kinds_give_clear_errors(tmp_path):
+def test_missing_files_and_untrained_kinds_give_clear_errors(tmp_path, model_root):
     with pytest.raises(ArtifactUnavailable, match="no demo model has been trained yet"):
         load_active("demo", load_json)
     only = register(tmp_path, '{"v": 1}')
@@ -93,6 +93,7 @@ def test_missing_files_and_untrained_kinds_give_clear_errors(tmp_path):
     from artifacts.services import _ActiveCache
 
     _ActiveCache.forget("demo")
-    with pytest.raises(ArtifactUnavailable, match="is missing"):
+    with pytest.raises(ArtifactUnavailable, match="is missing") as missing:
         load_active("demo", load_json)
+    assert str(model_root) not in str(missing.value)  # answers name no server paths
     assert health("demo", load_json).startswith("unavailable")
