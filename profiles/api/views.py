@@ -11,14 +11,14 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import permissions, status
 from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from jobs.models import Job, JobStatus
-from musicsite.api import PagePagination
+from musicsite.api import JSONParser, PagePagination
 from profiles import selectors, services
 from profiles.api.serializers import (
     FeedbackRequestSerializer,

@@ -19,13 +19,13 @@ from rest_framework import permissions, status
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import APIException
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
+from musicsite.api import JSONParser
 from profiles import selectors, services
 from profiles.importers.rules import MAX_LISTEN_BYTES, MAX_LISTENS_PER_REQUEST
 from profiles.listen_input import (
@@ -180,7 +180,7 @@ class SubmitListensView(ListenBrainzView):
             raise ListenBrainzError(f"Payload exceeds {MAX_LISTEN_PAYLOAD_BYTES} bytes.")
         try:
             body = json.loads(request.body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise ListenBrainzError("Cannot parse JSON document.") from None
         if not isinstance(body, dict) or body.get("listen_type") not in LISTEN_TYPES:
             raise ListenBrainzError(f"listen_type must be one of {', '.join(LISTEN_TYPES)}.")

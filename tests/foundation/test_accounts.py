@@ -184,3 +184,13 @@ def test_the_admin_login_form_is_throttled_per_address(client, make_user, monkey
     assert codes == [200, 200, 200]  # the form again, with its error
     assert right.status_code == 429 and int(right["Retry-After"]) > 0
     cache.clear()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/v1/auth/token/", "/api/v1/listens/", "/1/submit-listens"])
+def test_json_nested_too_deeply_is_a_400(api_client, user, path, settings):
+    settings.ROOT_URLCONF = "musicsite.urls"
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {user.auth_token.key}")
+    body = "[" * 100_000 + "]" * 100_000
+    answer = api_client.post(path, body, content_type="application/json")
+    assert answer.status_code == 400
