@@ -37,7 +37,12 @@ User = get_user_model()
 
 @transaction.atomic
 def register_user(*, username: str, password: str, email: str = "") -> tuple[Any, str]:
-    """Create an account and its API token; raise ValidationError with field messages."""
+    """Create an account and its API token; raise ValidationError with field messages.
+
+    Names are compared as Django stores them (NFKC: "ＡＬＩＣＥ" is "ALICE") and without
+    regard to case, so no one registers a look-alike of an existing name.
+    """
+    username = User.normalize_username(username)
     if User.objects.filter(username__iexact=username).exists():
         raise ValidationError({"username": ["A user with that username already exists."]})
     candidate = User(username=username, email=email)

@@ -194,3 +194,13 @@ def test_json_nested_too_deeply_is_a_400(api_client, user, path, settings):
     body = "[" * 100_000 + "]" * 100_000
     answer = api_client.post(path, body, content_type="application/json")
     assert answer.status_code == 400
+
+
+@pytest.mark.django_db
+def test_a_look_alike_of_an_existing_name_cannot_register(api_client, make_user):
+    make_user("alice")
+    answer = api_client.post(
+        "/api/v1/auth/register/",
+        {"username": "\uff21\uff2c\uff29\uff23\uff25", "password": "a-long-enough-password"},
+    )
+    assert answer.status_code == 400 and "already exists" in str(answer.json()["username"])
