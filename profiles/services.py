@@ -39,8 +39,8 @@ User = get_user_model()
 def register_user(*, username: str, password: str, email: str = "") -> tuple[Any, str]:
     """Create an account and its API token; raise ValidationError with field messages.
 
-    Names are compared as Django stores them (NFKC: "ＡＬＩＣＥ" is "ALICE") and without
-    regard to case, so no one registers a look-alike of an existing name.
+    Names are compared as Django stores them (NFKC: full-width letters are plain ones) and
+    without regard to case, so no one registers a look-alike of an existing name.
     """
     username = User.normalize_username(username)
     if User.objects.filter(username__iexact=username).exists():

@@ -60,6 +60,14 @@ class AuthView(APIView):
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "auth"
 
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        # Answers carry a token: no cache along the way may keep one.
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["Cache-Control"] = "no-store"
+        return response
+
 
 class RegisterView(AuthView):
     @extend_schema(request=RegisterSerializer, responses={201: RegisteredSerializer}, auth=[])

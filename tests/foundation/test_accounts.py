@@ -204,3 +204,14 @@ def test_a_look_alike_of_an_existing_name_cannot_register(api_client, make_user)
         {"username": "\uff21\uff2c\uff29\uff23\uff25", "password": "a-long-enough-password"},
     )
     assert answer.status_code == 400 and "already exists" in str(answer.json()["username"])
+
+
+@pytest.mark.django_db
+def test_answers_with_a_token_are_never_cached(api_client, make_user):
+    make_user("alice")
+    token = api_client.post(TOKEN, {"username": "alice", "password": "a-long-enough-password"})
+    registered = api_client.post(
+        "/api/v1/auth/register/", {"username": "bob", "password": "a-long-enough-password"}
+    )
+    assert token.status_code == 200 and registered.status_code == 201
+    assert token["Cache-Control"] == registered["Cache-Control"] == "no-store"
