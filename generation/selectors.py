@@ -23,14 +23,14 @@ from jobs.models import JobStatus
 
 
 def generation_requests(user: AbstractBaseUser) -> QuerySet[GenerationRequest]:
-    """A person's own requests; staff see everyone's."""
+    """A person's own requests (staff included: they see everyone's in the admin)."""
     requests = GenerationRequest.objects.select_related("job").order_by("-created_at", "-id")
-    return requests if user.is_staff else requests.filter(user=user)
+    return requests.filter(user=user)
 
 
 def playlists(user: AbstractBaseUser) -> QuerySet[Playlist]:
     found = Playlist.objects.select_related("job").order_by("-created_at", "-id")
-    return found if user.is_staff else found.filter(user=user)
+    return found.filter(user=user)
 
 
 def visible_playlist_items(user: AbstractBaseUser) -> Prefetch:

@@ -323,3 +323,13 @@ def test_playlists_count_against_the_generation_quota(listener, settings):
     assert by_default.status_code == 201 and by_default.json()["status"] == "ready"
     assert all(not item["track"]["ai_generated"] for item in by_default.json()["items"])
     assert GenerationRequest.objects.count() == 1
+
+
+def test_the_api_shows_staff_their_own_playlists_and_jobs_only(listener, make_user):
+    created = client_for(listener).post(PLAYLISTS, {"length": 5}, format="json").json()
+    staff = client_for(make_user("curator", staff=True))
+
+    assert staff.get(PLAYLISTS).json()["results"] == []
+    assert staff.get("/api/v1/generations/").json()["results"] == []
+    assert staff.delete(f"{PLAYLISTS}{created['id']}/").status_code == 404
+    assert Playlist.objects.filter(pk=created["id"]).exists()
