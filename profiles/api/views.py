@@ -7,6 +7,7 @@ from django.contrib.auth import authenticate
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import permissions, status
 from rest_framework.authtoken.models import Token
@@ -127,7 +128,8 @@ class ExportView(APIView):
         data = selectors.export_user_data(user=request.user)
         response = Response(data)
         filename = f"musicsite-export-{request.user.username}.json"
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        # RFC 6266: an ASCII fallback and the UTF-8 name, whatever the user name holds.
+        response["Content-Disposition"] = content_disposition_header(True, filename)
         return response
 
 

@@ -105,3 +105,10 @@ def test_other_peoples_external_tracks_cannot_be_named_by_id(make_user):
     assert loved.status_code == 400
     assert own.status_code == 200  # her own listens show the id: she may love it
     assert not Listen.objects.filter(user=bob).exists()
+
+
+def test_the_export_file_name_keeps_a_non_ascii_user_name(make_user):
+    answer = client_for(make_user("zoë")).get("/api/v1/me/export/")
+    disposition = answer["Content-Disposition"]
+    assert disposition.startswith("attachment;")
+    assert "filename*=utf-8''musicsite-export-zo%C3%AB.json" in disposition
