@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pretty_midi
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import F
@@ -46,6 +47,7 @@ from generation.models import (
 )
 from generation.selectors import style_prototypes
 from jobs.models import Job, JobStatus
+from jobs.runner import JobError
 from jobs.services import submit_job
 from profiles.models import Profile
 from profiles.selectors import preferences_of
@@ -240,6 +242,12 @@ def _store(
         provenance["variation_of"] = request.variation_of_id
     classifier = active_style_classifier()
     with transaction.atomic():
+        # Held until the piece is stored, so an account deleted meanwhile either waits for
+        # it (and its deletion takes the piece's file too) or is gone before anything is
+        # written, instead of leaving a MIDI file that no row names.
+        owner = get_user_model().objects.select_for_update().filter(pk=request.user_id)
+        if owner.first() is None:
+            raise JobError("The account that asked for this piece was deleted.")
         track = import_midi(
             midi_bytes=buffer.getvalue(),
             title=f"Generated piece {request.pk}-{seed}",
