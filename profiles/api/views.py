@@ -19,7 +19,8 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from jobs.models import Job, JobStatus
-from musicsite.api import JSONParser, PagePagination
+from musicsite.api import PagePagination
+from musicsite.parsers import JSONParser
 from profiles import selectors, services
 from profiles.api.serializers import (
     FeedbackRequestSerializer,

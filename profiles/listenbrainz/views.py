@@ -25,7 +25,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
-from musicsite.api import JSONParser
+from musicsite.parsers import JSONParser
 from profiles import selectors, services
 from profiles.importers.rules import MAX_LISTEN_BYTES, MAX_LISTENS_PER_REQUEST
 from profiles.listen_input import (

@@ -109,3 +109,23 @@ def test_deploy_check_is_clean_with_production_settings():
     }
     result = _django_check(production, "--deploy", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("setting", ["DEFAULT_PAGINATION_CLASS", "DEFAULT_PARSER_CLASSES"])
+def test_each_rest_setting_imports_on_its_own(setting):
+    """Whichever DRF setting is read first (system checks run in no fixed order), its
+    module must import without the others: a cycle once made `check --deploy` fail."""
+    code = (
+        "import django; django.setup(); "
+        f"from rest_framework.settings import api_settings; print(api_settings.{setting})"
+    )
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "VAR_DIR": "/tmp/musicsite-check"}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        env={**env, "DJANGO_SETTINGS_MODULE": "musicsite.settings", "DEBUG": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
