@@ -55,6 +55,34 @@ def register_user(*, username: str, password: str, email: str = "") -> tuple[Any
     return user, token.key
 
 
+@transaction.atomic
+def change_password(*, user: AbstractBaseUser, current: str, new: str) -> str:
+    """Set a new password and replace the API token (other devices must sign in again).
+
+    Returns the new token; raises ValidationError naming the field at fault.
+    """
+    if not user.check_password(current):
+        raise ValidationError({"current_password": ["This is not your password."]})
+    try:
+        validate_password(new, user=user)
+    except ValidationError as exc:
+        raise ValidationError({"new_password": exc.messages}) from exc
+    user.set_password(new)
+    user.save(update_fields=["password"])
+    return rotate_token(user=user)
+
+
+def rotate_token(*, user: AbstractBaseUser) -> str:
+    """Revoke the person's API token and issue a new one; returns the new key."""
+    revoke_token(user=user)
+    return Token.objects.create(user=user).key
+
+
+def revoke_token(*, user: AbstractBaseUser) -> None:
+    """The person's API token stops working; signing in issues a new one."""
+    Token.objects.filter(user=user).delete()
+
+
 def profile_of(user: AbstractBaseUser) -> Profile:
     profile, _ = Profile.objects.get_or_create(user=user)
     return profile

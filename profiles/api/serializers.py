@@ -48,6 +48,11 @@ class TokenSerializer(serializers.Serializer):
     token = serializers.CharField()
 
 
+class PasswordChangeSerializer(serializers.Serializer):
+    current_password = serializers.CharField(max_length=128, trim_whitespace=False)
+    new_password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
 class TasteSerializer(serializers.Serializer):
     vector = serializers.ListField(child=serializers.FloatField())
     styles = serializers.DictField(child=serializers.FloatField())

@@ -34,6 +34,7 @@ from profiles.api.serializers import (
     ListenTallySerializer,
     MeSerializer,
     MeUpdateSerializer,
+    PasswordChangeSerializer,
     RegisteredSerializer,
     RegisterSerializer,
     TokenRequestSerializer,
@@ -92,6 +93,42 @@ class TokenView(AuthView):
             raise ValidationError({"non_field_errors": [message]})
         token, _ = Token.objects.get_or_create(user=user)
         return Response({"token": token.key})
+
+
+class PasswordView(APIView):
+    parser_classes = [JSONParser]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "auth"
+
+    @extend_schema(
+        request=PasswordChangeSerializer,
+        responses={200: TokenSerializer},
+        description="Change the password. The old token stops working: the answer holds "
+        "the new one (other devices sign in again).",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = PasswordChangeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        token = services.change_password(
+            user=request.user,
+            current=serializer.validated_data["current_password"],
+            new=serializer.validated_data["new_password"],
+        )
+        response = Response({"token": token})
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class TokenRevokeView(APIView):
+    @extend_schema(
+        request=None,
+        responses={204: None},
+        description="Sign out everywhere: the token stops working; sign in again at "
+        "`POST /api/v1/auth/token/` for a new one.",
+    )
+    def delete(self, request: Request) -> Response:
+        services.revoke_token(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MeView(APIView):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
 from rest_framework.throttling import ScopedRateThrottle
 
 from tests.helpers import client_for
@@ -215,3 +216,41 @@ def test_answers_with_a_token_are_never_cached(api_client, make_user):
     )
     assert token.status_code == 200 and registered.status_code == 201
     assert token["Cache-Control"] == registered["Cache-Control"] == "no-store"
+
+
+@pytest.mark.django_db
+def test_changing_the_password_replaces_the_token(api_client, make_user):
+    user = make_user("alice")
+    old = client_for(user)
+    wrong = old.post(
+        "/api/v1/me/password/",
+        {"current_password": "nope", "new_password": "another-long-password"},
+    )
+    weak = old.post(
+        "/api/v1/me/password/",
+        {"current_password": "a-long-enough-password", "new_password": "123"},
+    )
+    changed = old.post(
+        "/api/v1/me/password/",
+        {"current_password": "a-long-enough-password", "new_password": "another-long-password"},
+    )
+
+    assert wrong.status_code == 400 and "current_password" in wrong.json()
+    assert weak.status_code == 400 and "new_password" in weak.json()
+    assert changed.status_code == 200 and changed["Cache-Control"] == "no-store"
+    assert old.get(ME).status_code == 401
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {changed.json()['token']}")
+    assert api_client.get(ME).status_code == 200
+    relogin = APIClient().post(TOKEN, {"username": "alice", "password": "another-long-password"})
+    assert relogin.json()["token"] == changed.json()["token"]
+
+
+@pytest.mark.django_db
+def test_signing_out_everywhere_revokes_the_token(make_user):
+    user = make_user("alice")
+    client = client_for(user)
+
+    assert client.delete("/api/v1/me/token/").status_code == 204
+    assert client.get(ME).status_code == 401
+    fresh = APIClient().post(TOKEN, {"username": "alice", "password": "a-long-enough-password"})
+    assert fresh.status_code == 200 and fresh.json()["token"] != user.auth_token.key
