@@ -260,19 +260,12 @@ def _is_uuid(value: Any) -> bool:
 def _lenient_int_or_none(value: Any) -> int | None:
     """What Python's int() makes of a JSON number or numeric string, as ListenBrainz reads
     them; None for anything else."""
-    try:
-        return _lenient_int(value)
-    except ValueError:
-        return None
-
-
-def _lenient_int(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError("not a number")
+        return None
     try:
         return int(value)
     except (OverflowError, ValueError):
-        raise ValueError("not an integer") from None
+        return None
 
 
 def _check_size(index: int, item: Any, problems: list[Problem], field: str) -> bool:

@@ -57,19 +57,24 @@ from profiles.models import Feedback
 SYNC_IMPORT_MAX_BYTES = 8 * 2**20
 
 
-class AuthView(APIView):
-    permission_classes = [permissions.AllowAny]
-    authentication_classes: list = []
+class TokenAnswerView(APIView):
+    """Sign-in attempts, throttled per address; answers carry a token, which no cache
+    along the way may keep."""
+
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "auth"
 
     def finalize_response(
         self, request: Request, response: Response, *args: Any, **kwargs: Any
     ) -> Response:
-        # Answers carry a token: no cache along the way may keep one.
         response = super().finalize_response(request, response, *args, **kwargs)
         response["Cache-Control"] = "no-store"
         return response
+
+
+class AuthView(TokenAnswerView):
+    permission_classes = [permissions.AllowAny]
+    authentication_classes: list = []
 
 
 class RegisterView(AuthView):
@@ -95,10 +100,8 @@ class TokenView(AuthView):
         return Response({"token": token.key})
 
 
-class PasswordView(APIView):
+class PasswordView(TokenAnswerView):
     parser_classes = [JSONParser]
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "auth"
 
     @extend_schema(
         request=PasswordChangeSerializer,
@@ -114,9 +117,7 @@ class PasswordView(APIView):
             current=serializer.validated_data["current_password"],
             new=serializer.validated_data["new_password"],
         )
-        response = Response({"token": token})
-        response["Cache-Control"] = "no-store"
-        return response
+        return Response({"token": token})
 
 
 class TokenRevokeView(APIView):
