@@ -119,18 +119,40 @@ class LoadedArtifact(Generic[Loaded]):
     model: Loaded
 
 
+@dataclass(frozen=True)
+class _CacheEntry:
+    """What ``load_active`` settled on, and the state of the active version it was settled
+    for: the database row and its file's size and modification time."""
+
+    served: LoadedArtifact
+    active_pk: int
+    active_file: tuple[int, int] | None
+
+    def still_holds(self, active: ModelArtifact) -> bool:
+        return self.active_pk == active.pk and self.active_file == _file_state(active)
+
+
+def _file_state(artifact: ModelArtifact) -> tuple[int, int] | None:
+    try:
+        stat = artifact_path(artifact).stat()
+    except OSError:
+        return None
+    return stat.st_size, stat.st_mtime_ns
+
+
 class _ActiveCache:
-    """Per-process cache of loaded models, keyed by kind, refreshed when the version changes."""
+    """Per-process cache of loaded models, keyed by kind, refreshed when the active version
+    changes or its file does (so that every worker notices a damaged file alike)."""
 
     _lock = threading.Lock()
-    _entries: dict[str, LoadedArtifact] = {}
+    _entries: dict[str, _CacheEntry] = {}
 
     @classmethod
-    def get(cls, kind: str) -> LoadedArtifact | None:
+    def get(cls, kind: str) -> _CacheEntry | None:
         return cls._entries.get(kind)
 
     @classmethod
-    def put(cls, kind: str, entry: LoadedArtifact) -> None:
+    def put(cls, kind: str, entry: _CacheEntry) -> None:
         with cls._lock:
             cls._entries[kind] = entry
 
@@ -142,11 +164,13 @@ class _ActiveCache:
 
 def load_active(kind: str, loader: Loader) -> LoadedArtifact:
     """The active model of ``kind``; if its file is missing or corrupt, the newest older
-    version that still loads keeps serving (and the problem is logged)."""
+    version that still loads keeps serving (and the problem is logged once per process, not
+    on every request, until the active version or its file changes)."""
     active = ModelArtifact.objects.filter(kind=kind, is_active=True).first()
     cached = _ActiveCache.get(kind)
-    if cached is not None and active is not None and cached.artifact.pk == active.pk:
-        return cached
+    if cached is not None and active is not None and cached.still_holds(active):
+        return cached.served
+    active_file = None if active is None else _file_state(active)
     candidates = list(
         ModelArtifact.objects.filter(kind=kind, activated_at__isnull=False).order_by(
             "-is_active", "-activated_at"
@@ -162,7 +186,8 @@ def load_active(kind: str, loader: Loader) -> LoadedArtifact:
             problems.append(str(exc))
             logger.error("cannot serve %s: %s", artifact.version, exc)
             continue
-        _ActiveCache.put(kind, entry)
+        if active is not None:
+            _ActiveCache.put(kind, _CacheEntry(entry, active.pk, active_file))
         return entry
     raise ArtifactUnavailable("; ".join(problems))
 

@@ -33,7 +33,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.ValidationError(detail)
     elif isinstance(exc, ArtifactUnavailable):
         # Any endpoint whose model is not trained yet, or unusable, says which and why.
-        exc = exceptions.APIException(f"Not available yet: {exc}")
+        exc = exceptions.APIException(f"Model unavailable: {exc}")
         exc.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     elif isinstance(exc, Http404):
         # Django's message names the model ("No GenerationRequest matches ..."): say less.

@@ -8,12 +8,13 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from scipy import sparse
 
 from artifacts.services import ArtifactUnavailable, LoadedArtifact, load_active
 from catalog.midi.style_space import STYLES, split_vector
-from catalog.models import Track
+from catalog.models import Origin, Track
+from catalog.selectors import visible_tracks
 from profiles.models import Feedback, FeedbackScore, Listen
 from profiles.selectors import preferences_of
 from recommender.dataset import SKIP_WEIGHT, history_of, track_vector
@@ -21,7 +22,8 @@ from recommender.ml.taste import UserHistory
 from recommender.services import TASTE_KIND, TasteBundle, load_bundle
 
 __all__ = ["ArtifactUnavailable", "Recommendation", "recommend_for"]
-# How many candidates to pull from the model before visibility and preference filters.
+# How many candidates to pull from the model before visibility and preference filters; when
+# too few pass them, the next pass pulls this many times more.
 CANDIDATE_FACTOR = 4
 Ranked = list[tuple[int, float]]
 """``(track id, score)`` pairs, best first."""
@@ -36,11 +38,12 @@ class Recommendation:
 
 
 def recommendable_tracks(user: AbstractBaseUser, *, include_generated: bool) -> QuerySet[Track]:
-    """Tracks this user may be offered: public playable tracks and their own uploads."""
-    visible = Q(is_public=True) | Q(owner=user)
-    tracks = Track.objects.filter(visible).exclude(origin="external")
+    """Tracks this user may be offered: public, playable tracks made or uploaded by someone
+    else (their own uploads and generations they have already)."""
+    tracks = Track.objects.filter(is_public=True).exclude(origin=Origin.EXTERNAL)
+    tracks = tracks.exclude(owner_id=user.pk)
     if not include_generated:
-        tracks = tracks.exclude(origin="generated")
+        tracks = tracks.exclude(origin=Origin.GENERATED)
     return tracks
 
 
@@ -58,7 +61,7 @@ def recommend_for(
     fit compete on content similarity to the user's taste. Someone with no listens, feedback
     or stated preferences gets the most-listened tracks, styles taking turns.
     ``include_generated=None`` follows the person's preference (generated tracks are offered
-    unless they said otherwise).
+    unless they said otherwise). Fewer than ``limit`` come back only when fewer are allowed.
     """
     served: LoadedArtifact[TasteBundle] = load_active(TASTE_KIND, load_bundle)
     bundle = served.model
@@ -68,46 +71,121 @@ def recommend_for(
     if include_generated is None:
         include_generated = preferences.get("include_generated", True)
     allowed = recommendable_tracks(user, include_generated=include_generated)
+    left_out = _left_out_by_feedback(user, include_heard)
+    never = _never_offered(served, include_generated, left_out)
     if history.is_empty and not heard:
-        ranked, explain = _starter_picks(bundle, allowed, limit, spread=diversity > 0)
+        spread = diversity > 0
+
+        def pick(depth: int) -> tuple[Ranked, Explain]:
+            return _starter_picks(bundle, allowed, never, depth, spread=spread)
     else:
-        ranked, explain = _personal_picks(
-            bundle, user, history, heard, allowed, limit, include_heard, diversity
+        pick = _personal_picker(
+            bundle, user, history, heard, allowed, never, include_heard, diversity
         )
     avoided = set(preferences.get("avoid_styles", []))
-    left_out = _left_out_by_feedback(user, include_heard)
+    depth = limit * CANDIDATE_FACTOR
+    while True:
+        ranked, explain = pick(depth)
+        results = _offer(ranked, explain, allowed, avoided, left_out, limit)
+        if len(results) == limit or depth >= len(bundle.track_ids):
+            return served.artifact.version, results
+        depth *= CANDIDATE_FACTOR
+
+
+def _offer(
+    ranked: Ranked,
+    explain: Explain,
+    allowed: QuerySet[Track],
+    avoided: set[str],
+    left_out: set[int],
+    limit: int,
+) -> list[Recommendation]:
+    """The first ``limit`` of ``ranked`` that the person may be offered, each once."""
     by_id = allowed.in_bulk([track_id for track_id, _ in ranked])
+    taken = set(left_out)
     results: list[Recommendation] = []
     for track_id, score in ranked:
         track = by_id.get(track_id)
-        if track is None or track.style in avoided or track_id in left_out:
+        if track is None or track.style in avoided or track_id in taken:
             continue
-        left_out.add(track_id)  # once in the list is enough
+        taken.add(track_id)
         results.append(Recommendation(track, score, explain(track)))
         if len(results) == limit:
             break
-    return served.artifact.version, results
+    return results
 
 
-def _personal_picks(
+def _never_offered(
+    served: LoadedArtifact[TasteBundle], include_generated: bool, left_out: set[int]
+) -> np.ndarray:
+    """Model columns to leave out before ranking (a boolean mask): listening-history-only
+    tracks, generated ones when unwanted, and tracks the person's feedback rules out."""
+    bundle = served.model
+    never = np.zeros(len(bundle.track_ids), dtype=bool)
+    by_origin = _origin_columns(served)
+    never[by_origin[Origin.EXTERNAL]] = True
+    if not include_generated:
+        never[by_origin[Origin.GENERATED]] = True
+    never[_columns_of(bundle, np.fromiter(left_out, dtype=np.int64))] = True
+    return never
+
+
+_ORIGIN_COLUMNS: dict[str, dict[str, np.ndarray]] = {}
+
+
+def _origin_columns(served: LoadedArtifact[TasteBundle]) -> dict[str, np.ndarray]:
+    """The model's columns of external and of generated tracks. A track's origin never
+    changes, so this is read once per model version in each process."""
+    version = served.artifact.version
+    columns = _ORIGIN_COLUMNS.get(version)
+    if columns is None:
+        bundle = served.model
+        newest = int(bundle.track_ids.max()) if len(bundle.track_ids) else 0
+        columns = {}
+        for origin in (Origin.EXTERNAL, Origin.GENERATED):
+            ids = Track.objects.filter(origin=origin, pk__lte=newest).values_list("pk", flat=True)
+            columns[origin] = _columns_of(bundle, np.fromiter(ids, dtype=np.int64))
+        _ORIGIN_COLUMNS.clear()  # one version serves at a time
+        _ORIGIN_COLUMNS[version] = columns
+    return columns
+
+
+def _columns_of(bundle: TasteBundle, track_ids: np.ndarray) -> np.ndarray:
+    positions = np.searchsorted(bundle.track_ids, track_ids)
+    inside = positions < len(bundle.track_ids)
+    positions, track_ids = positions[inside], track_ids[inside]
+    return positions[bundle.track_ids[positions] == track_ids]
+
+
+def _personal_picker(
     bundle: TasteBundle,
     user: AbstractBaseUser,
     history: UserHistory,
     heard: dict[int, float],
     allowed: QuerySet[Track],
-    limit: int,
+    never: np.ndarray,
     include_heard: bool,
     diversity: float,
-) -> tuple[Ranked, Explain]:
-    """The model's picks in its own (diversified) order, with tracks newer than the model
-    merged in by score."""
+) -> Callable[[int], tuple[Ranked, Explain]]:
+    """Ranks ``depth`` of the model's picks in its own (diversified) order, with tracks newer
+    than the model merged in by score."""
     vector = np.asarray(bundle.taste.conditioning_vector(history), dtype=np.float32)
-    from_model = _model_candidates(bundle, heard, vector, limit, include_heard, diversity)
-    fresh = _new_track_candidates(bundle, allowed, vector, heard, include_heard)
+    fresh = sorted(
+        _new_track_candidates(bundle, allowed, vector, heard, include_heard), key=lambda c: -c[1]
+    )
     favourite_style = STYLES[int(np.argmax(split_vector(vector)[0]))]
     seeds = _top_heard_tracks(user)
-    ranked = _merge_by_score(from_model, sorted(fresh, key=lambda c: -c[1]))
-    return ranked, lambda track: _reason(bundle, track, favourite_style, seeds)
+
+    def explain(track: Track) -> str:
+        return _reason(bundle, track, favourite_style, seeds)
+
+    def pick(depth: int) -> tuple[Ranked, Explain]:
+        from_model = _model_candidates(
+            bundle, heard, vector, never, depth, include_heard, diversity
+        )
+        return _merge_by_score(from_model, fresh), explain
+
+    return pick
 
 
 def _merge_by_score(first: Ranked, second: Ranked) -> Ranked:
@@ -126,16 +204,17 @@ def _merge_by_score(first: Ranked, second: Ranked) -> Ranked:
 
 
 def _starter_picks(
-    bundle: TasteBundle, allowed: QuerySet[Track], limit: int, *, spread: bool
+    bundle: TasteBundle, allowed: QuerySet[Track], never: np.ndarray, depth: int, *, spread: bool
 ) -> tuple[Ranked, Explain]:
     """Most-listened first; with ``spread``, each style in turn gives its next most-listened
     track, so that a newcomer sees the breadth of the catalog."""
     popularity = bundle.recommender.popularity
-    order = np.argsort(-popularity, kind="stable")[: limit * CANDIDATE_FACTOR * len(STYLES)]
+    order = np.argsort(-popularity, kind="stable")
+    order = order[~never[order]][: depth * len(STYLES)]
     ranked = [(int(bundle.track_ids[column]), float(popularity[column])) for column in order]
-    if len(ranked) < limit * CANDIDATE_FACTOR:
+    if len(ranked) < depth:
         known = [track_id for track_id, _ in ranked]
-        newest = allowed.exclude(pk__in=known).order_by("-pk")[: limit * CANDIDATE_FACTOR]
+        newest = allowed.exclude(pk__in=known).order_by("-pk")[:depth]
         ranked += [(track_id, 0.0) for track_id in newest.values_list("pk", flat=True)]
     style_of = dict(allowed.filter(pk__in=[t for t, _ in ranked]).values_list("pk", "style"))
     ranked = [candidate for candidate in ranked if candidate[0] in style_of]
@@ -180,7 +259,8 @@ def _model_candidates(
     bundle: TasteBundle,
     heard: dict[int, float],
     vector: np.ndarray,
-    limit: int,
+    never: np.ndarray,
+    depth: int,
     include_heard: bool,
     diversity: float,
 ) -> Ranked:
@@ -193,11 +273,12 @@ def _model_candidates(
     )
     found = bundle.recommender.recommend(
         None,
-        n=min(len(bundle.track_ids), limit * CANDIDATE_FACTOR),
+        n=min(len(bundle.track_ids), depth),
         exclude_seen=not include_heard,
         diversity=diversity,
         user_items=row,
         user_vector=vector,
+        excluded=np.flatnonzero(never),
     )
     return [
         (int(bundle.track_ids[item]), float(score))
@@ -234,7 +315,7 @@ def _top_heard_tracks(user: AbstractBaseUser) -> list[Track]:
         .values_list("track_id", flat=True)
         .order_by("-listened_at")[:200]
     )
-    return list(Track.objects.filter(pk__in=list(top)).exclude(origin="external")[:50])
+    return list(visible_tracks(user).filter(pk__in=list(top))[:50])
 
 
 def _reason(bundle: TasteBundle, track: Track, favourite_style: str, seeds: list[Track]) -> str:
@@ -246,8 +327,10 @@ def _reason(bundle: TasteBundle, track: Track, favourite_style: str, seeds: list
             seed = seed_by_column.get(int(item))
             if seed is not None:
                 return f"because you played {seed.title}"
-    if track.origin == "generated":
-        return f"freshly generated in your favourite style, {favourite_style}"
+    if track.origin == Origin.GENERATED:
+        if track.style == favourite_style:
+            return f"freshly generated in your favourite style, {favourite_style}"
+        return f"freshly generated {track.style or 'music'} close to your taste"
     if track.style == favourite_style:
         return f"in your favourite style, {favourite_style}"
     if not seeds:

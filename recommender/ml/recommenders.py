@@ -178,6 +178,7 @@ class Recommender(ABC):
         diversity: float = 0.0,
         user_items: sparse.spmatrix | None = None,
         user_vector: np.ndarray | None = None,
+        excluded: np.ndarray | None = None,
     ) -> Recommendations:
         """Top ``n`` items for a user.
 
@@ -185,7 +186,8 @@ class Recommender(ABC):
         model has not seen; ``user_items`` (a ``1 x n_items`` row of raw weights) overrides the
         stored history, so recent listens count without refitting; ``user_vector`` is the
         user's conditioning vector for content blending. ``diversity`` in [0, 1] trades
-        relevance for variety (0: pure relevance).
+        relevance for variety (0: pure relevance). Items in ``excluded`` (indices) are never
+        offered, so that ``n`` items the caller can use come back.
         """
         if not 0.0 <= diversity <= 1.0:
             raise ValueError(f"diversity must be in [0, 1], got {diversity}")
@@ -195,6 +197,8 @@ class Recommender(ABC):
         scores = np.asarray(self._score(index, row, vectors)[0], dtype=np.float32)
         if exclude_seen:
             scores[row.indices] = -np.inf
+        if excluded is not None:
+            scores[np.asarray(excluded, dtype=np.int64)] = -np.inf
         if diversity == 0.0:
             best = _top_n(scores, n)
             return Recommendations(best, scores[best])

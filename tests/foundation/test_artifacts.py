@@ -76,13 +76,28 @@ def test_an_unloadable_new_version_is_refused_and_the_old_one_keeps_serving(tmp_
 def test_a_corrupted_active_file_falls_back_to_the_previous_version(tmp_path):
     register(tmp_path, '{"v": 1}')
     newest = register(tmp_path, '{"v": 2}')
+    assert load_active("demo", load_json).model == {"v": 2}  # a warm worker has it loaded
     artifact_path(newest).write_text('{"v": 666}')
-    from artifacts.services import _ActiveCache
-
-    _ActiveCache.forget("demo")
     served = load_active("demo", load_json)
-    assert served.model == {"v": 1}
+    assert served.model == {"v": 1}  # the damage on disk is noticed, as any worker would
     assert health("demo", load_json).startswith("degraded")
+
+
+def test_the_fallback_is_loaded_once_until_the_active_file_changes(tmp_path):
+    register(tmp_path, '{"v": 1}')
+    newest = register(tmp_path, '{"v": 2}')
+    artifact_path(newest).write_text("[broken]")
+    loads: list[Path] = []
+
+    def counting_loader(path: Path) -> dict:
+        loads.append(path)
+        return load_json(path)
+
+    for _ in range(3):
+        assert load_active("demo", counting_loader).model == {"v": 1}
+    assert len(loads) == 1
+    artifact_path(newest).write_text('{"v": 2}')  # the operator restores the file
+    assert load_active("demo", counting_loader).model == {"v": 2}
 
 
 def test_missing_files_and_untrained_kinds_give_clear_errors(tmp_path, model_root):
@@ -90,9 +105,6 @@ def test_missing_files_and_untrained_kinds_give_clear_errors(tmp_path, model_roo
         load_active("demo", load_json)
     only = register(tmp_path, '{"v": 1}')
     artifact_path(only).unlink()
-    from artifacts.services import _ActiveCache
-
-    _ActiveCache.forget("demo")
     with pytest.raises(ArtifactUnavailable, match="is missing") as missing:
         load_active("demo", load_json)
     assert str(model_root) not in str(missing.value)  # answers name no server paths

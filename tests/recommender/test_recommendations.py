@@ -106,7 +106,9 @@ def test_recommendations_follow_co_listening_and_skip_what_was_heard(listeners, 
     assert any(item["reason"].startswith("because you played") for item in body["results"])
 
 
-def test_private_tracks_of_others_are_never_recommended(listeners, catalog, make_user):
+def test_private_tracks_are_never_recommended_and_own_tracks_not_to_their_owner(
+    listeners, catalog, make_user
+):
     owner = make_user("owner")
     private = make_track("fiddle", 99, is_public=False, owner=owner, origin="upload")
     call_command("train_taste")
@@ -120,7 +122,7 @@ def test_private_tracks_of_others_are_never_recommended(listeners, catalog, make
         i["track"]["id"]
         for i in client_for(owner).get(RECOMMENDATIONS, {"limit": 30}).json()["results"]
     ]
-    assert private.pk in owner_ids
+    assert owner_ids and private.pk not in owner_ids  # they have it already
 
 
 def test_tracks_added_after_training_are_recommended_by_content(listeners, catalog):
@@ -304,3 +306,50 @@ def test_a_running_worker_fits_the_taste_model_by_itself(listeners, start_proces
         what="the worker's periodic train_taste job",
     )
     assert ModelArtifact.objects.get(kind="taste", is_active=True).data_summary["users"] == 7
+
+
+def test_lists_are_full_when_unofferable_tracks_lead_the_model(listeners, catalog, make_user):
+    """Listening-history-only tracks and other people's private uploads can be the most
+    co-listened columns of the model; the list is still filled with tracks one may hear."""
+    fans, _ = listeners
+    owner = make_user("uploader")
+    hidden = [
+        make_track("fiddle", 200 + n, origin="external", is_public=False) for n in range(30)
+    ] + [
+        make_track("fiddle", 300 + n, origin="upload", is_public=False, owner=owner)
+        for n in range(30)
+    ]
+    for fan in fans:
+        listen(fan, hidden)
+    call_command("train_taste")
+    newcomer = make_user("newcomer")
+    listen(newcomer, catalog["fiddle"][:2] + hidden[:3])
+    for diversity in (0, 0.2):
+        body = client_for(newcomer).get(RECOMMENDATIONS, {"limit": 10, "diversity": diversity})
+        ids = [item["track"]["id"] for item in body.json()["results"]]
+        assert len(ids) == 10
+        assert not {t.pk for t in hidden} & set(ids)
+    offerable = sum(len(tracks) for tracks in catalog.values()) - 2
+    everything = client_for(newcomer).get(RECOMMENDATIONS, {"limit": 100}).json()["results"]
+    assert len(everything) == offerable
+
+
+def test_generated_tracks_are_explained_by_their_own_style(listeners, catalog, make_user):
+    call_command("train_taste")
+    composer = make_user("composer")
+    generated = make_track("madrigal", 400, origin="generated", owner=composer)
+    fan = client_for(listeners[0][0])
+    styles = fan.get("/api/v1/me/").json()["taste"]["styles"]
+    assert max(styles, key=styles.get) == "fiddle"
+    results = fan.get(RECOMMENDATIONS, {"limit": 30, "diversity": 0}).json()["results"]
+    reasons = {item["track"]["id"]: item["reason"] for item in results}
+    assert reasons[generated.pk] == "freshly generated madrigal close to your taste"
+
+
+def test_reasons_never_name_a_track_the_person_can_no_longer_see(listeners, catalog):
+    call_command("train_taste")
+    Track.objects.filter(pk__in=[t.pk for t in catalog["fiddle"][:6]]).update(is_public=False)
+    fan = client_for(listeners[0][0])
+    reasons = [i["reason"] for i in fan.get(RECOMMENDATIONS, {"limit": 20}).json()["results"]]
+    assert reasons
+    assert not [reason for reason in reasons if "fiddle tune" in reason]
