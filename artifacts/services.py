@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
 import shutil
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -56,6 +58,22 @@ def verify(artifact: ModelArtifact, loader: Loader) -> Any:
         raise ArtifactUnavailable(
             f"{artifact.version}: file {artifact.path} cannot be loaded ({type(exc).__name__})"
         ) from exc
+
+
+@contextmanager
+def training_lock(kind: str, on_wait: Callable[[], None] = lambda: None) -> Iterator[None]:
+    """Hold while fitting and activating a version of ``kind``: a second run (the periodic
+    job beside a command, say) calls ``on_wait`` and waits for the first, so runs never
+    interleave their writes and each activates what it fitted, in order."""
+    root = Path(settings.MODEL_ROOT)
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / f".{kind}.training.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            on_wait()
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def new_version_name(kind: str) -> str:

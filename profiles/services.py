@@ -31,6 +31,7 @@ from profiles.models import (
     Profile,
 )
 from profiles.preferences import PreferencesSerializer
+from profiles.signals import taste_shown
 
 User = get_user_model()
 
@@ -85,6 +86,14 @@ def revoke_token(*, user: AbstractBaseUser) -> None:
 
 def profile_of(user: AbstractBaseUser) -> Profile:
     profile, _ = Profile.objects.get_or_create(user=user)
+    return profile
+
+
+def profile_shown(user: AbstractBaseUser) -> Profile:
+    """The person's profile as they are to see it, with a taste as fresh as the active model
+    can make it (see ``profiles.signals.taste_shown``)."""
+    profile = profile_of(user)
+    taste_shown.send(sender=Profile, profile=profile)
     return profile
 
 

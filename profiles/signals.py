@@ -4,9 +4,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models.signals import post_save, pre_delete
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
 
 from profiles.models import Profile
+
+taste_shown = Signal()
+"""Sent with ``profile`` just before a person's profile, taste included, is shown to them: the
+app that models taste may bring a stale one up to date (listens and feedback do not refresh
+it one by one; that would cost a history read per scrobble)."""
 
 
 @receiver(post_save, sender=settings.AUTH_USER_MODEL)

@@ -22,6 +22,7 @@ from artifacts.services import (
     load_active,
     new_version_name,
     register_artifact,
+    training_lock,
 )
 from catalog.models import Track
 from profiles.models import FeedbackEvent, Listen, Profile
@@ -101,7 +102,13 @@ def _quiet(fraction: float, message: str) -> None:
 
 
 def train_taste(*, progress: Progress = _quiet) -> ModelArtifact:
-    """Fit on the whole database, store a new active version and every user's taste."""
+    """Fit on the whole database, store a new active version and every user's taste; one
+    run at a time (a second waits, then fits on what the database holds by then)."""
+    with training_lock(TASTE_KIND, lambda: progress(0.0, "waiting for another training run")):
+        return _train_taste(progress)
+
+
+def _train_taste(progress: Progress) -> ModelArtifact:
     progress(0.05, "reading listens, feedback and preferences")
     data = load_training_data()
     if len(data.track_ids) == 0:
@@ -181,6 +188,18 @@ def refresh_taste(profile: Profile) -> None:
     profile.refresh_from_db(
         fields=["taste_vector", "taste_styles", "taste_model_version", "taste_updated_at"]
     )
+
+
+def refresh_stale_taste(profile: Profile) -> None:
+    """:func:`refresh_taste` when the stored taste was never computed or listens or feedback
+    arrived after it."""
+    since = profile.taste_updated_at
+    if since is not None and not (
+        Listen.objects.filter(user_id=profile.user_id, created_at__gt=since).exists()
+        or FeedbackEvent.objects.filter(user_id=profile.user_id, created_at__gt=since).exists()
+    ):
+        return
+    refresh_taste(profile)
 
 
 def holdout_metrics(data: TrainingData, k: int = 10) -> dict[str, Any]:

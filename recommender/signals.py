@@ -1,4 +1,4 @@
-"""Keeps a person's stored taste in step with what they say they like."""
+"""Keeps a person's stored taste in step with what they say they like and do."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from profiles.models import Profile
-from recommender.services import refresh_taste
+from profiles.signals import taste_shown
+from recommender.services import refresh_stale_taste, refresh_taste
 
 
 @receiver(post_save, sender=Profile)
@@ -17,3 +18,8 @@ def refresh_taste_on_new_preferences(
 ) -> None:
     if update_fields and "preferences" in update_fields:
         refresh_taste(instance)
+
+
+@receiver(taste_shown)
+def refresh_taste_before_showing_it(sender: type, profile: Profile, **kwargs: Any) -> None:
+    refresh_stale_taste(profile)

@@ -137,7 +137,7 @@ class MeView(APIView):
 
     @extend_schema(responses={200: MeSerializer})
     def get(self, request: Request) -> Response:
-        return Response(MeSerializer(services.profile_of(request.user)).data)
+        return Response(MeSerializer(services.profile_shown(request.user)).data)
 
     @extend_schema(
         request=MeUpdateSerializer,

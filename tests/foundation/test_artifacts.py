@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from artifacts.services import (
     health,
     load_active,
     register_artifact,
+    training_lock,
 )
 
 pytestmark = pytest.mark.django_db
@@ -109,3 +111,30 @@ def test_missing_files_and_untrained_kinds_give_clear_errors(tmp_path, model_roo
         load_active("demo", load_json)
     assert str(model_root) not in str(missing.value)  # answers name no server paths
     assert health("demo", load_json).startswith("unavailable")
+
+
+def test_training_runs_of_one_kind_wait_for_each_other():
+    events: list[str] = []
+    first_inside, release, second_waits = threading.Event(), threading.Event(), threading.Event()
+
+    def first() -> None:
+        with training_lock("demo"):
+            events.append("first starts")
+            first_inside.set()
+            release.wait(10)
+            events.append("first ends")
+
+    def second() -> None:
+        with training_lock("demo", on_wait=second_waits.set):
+            events.append("second starts")
+
+    runs = [threading.Thread(target=first), threading.Thread(target=second)]
+    runs[0].start()
+    assert first_inside.wait(10)
+    runs[1].start()
+    assert second_waits.wait(10)
+    assert events == ["first starts"]
+    release.set()
+    for run in runs:
+        run.join(10)
+    assert events == ["first starts", "first ends", "second starts"]

@@ -353,3 +353,22 @@ def test_reasons_never_name_a_track_the_person_can_no_longer_see(listeners, cata
     reasons = [i["reason"] for i in fan.get(RECOMMENDATIONS, {"limit": 20}).json()["results"]]
     assert reasons
     assert not [reason for reason in reasons if "fiddle tune" in reason]
+
+
+def test_the_taste_shown_follows_feedback_and_new_listens_without_refitting(
+    listeners, catalog, make_user
+):
+    call_command("train_taste")
+    version = ModelArtifact.objects.get(kind="taste", is_active=True).version
+    fan = client_for(listeners[0][0])
+    before = fan.get("/api/v1/me/").json()["taste"]["styles"]
+    for track in catalog["fiddle"][:3]:
+        assert fan.post("/api/v1/feedback/", {"track": track.pk, "score": -1}).status_code == 200
+    after = fan.get("/api/v1/me/").json()["taste"]
+    assert after["styles"].get("fiddle", 0.0) < before["fiddle"] - 0.05
+    assert after["model_version"] == version
+    latecomer = make_user("latecomer")
+    assert client_for(latecomer).get("/api/v1/me/").json()["taste"]["model_version"] == version
+    listen(latecomer, catalog["madrigal"][:4])
+    styles = client_for(latecomer).get("/api/v1/me/").json()["taste"]["styles"]
+    assert max(styles, key=styles.get) == "madrigal"

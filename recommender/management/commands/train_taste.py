@@ -28,8 +28,8 @@ class Command(BaseCommand):
         with tqdm(total=100, desc="train_taste", unit="%") as bar:
 
             def progress(fraction: float, message: str) -> None:
-                bar.set_postfix_str(message)
                 bar.update(round(fraction * 100) - bar.n)
+                bar.set_postfix_str(message)
 
             try:
                 artifact = train_taste(progress=progress)
