@@ -170,8 +170,10 @@ def _personal_picker(
     """Ranks ``depth`` of the model's picks in its own (diversified) order, with tracks newer
     than the model merged in by score."""
     vector = np.asarray(bundle.taste.conditioning_vector(history), dtype=np.float32)
+    row = _history_row(bundle, heard)
     fresh = sorted(
-        _new_track_candidates(bundle, allowed, vector, heard, include_heard), key=lambda c: -c[1]
+        _new_track_candidates(bundle, allowed, row, vector, heard, include_heard),
+        key=lambda c: -c[1],
     )
     favourite_style = STYLES[int(np.argmax(split_vector(vector)[0]))]
     seeds = _top_heard_tracks(user)
@@ -180,9 +182,7 @@ def _personal_picker(
         return _reason(bundle, track, favourite_style, seeds)
 
     def pick(depth: int) -> tuple[Ranked, Explain]:
-        from_model = _model_candidates(
-            bundle, heard, vector, never, depth, include_heard, diversity
-        )
+        from_model = _model_candidates(bundle, row, vector, never, depth, include_heard, diversity)
         return _merge_by_score(from_model, fresh), explain
 
     return pick
@@ -255,22 +255,26 @@ def _heard_weights(user: AbstractBaseUser, bundle: TasteBundle) -> dict[int, flo
     return weights
 
 
+def _history_row(bundle: TasteBundle, heard: dict[int, float]) -> sparse.csr_matrix:
+    """The person's current listening as a ``1 x tracks`` row over the model's columns."""
+    columns = {bundle.track_column(track_id): w for track_id, w in heard.items()}
+    columns.pop(None, None)
+    return sparse.csr_matrix(
+        (list(columns.values()), ([0] * len(columns), list(columns.keys()))),
+        shape=(1, len(bundle.track_ids)),
+        dtype=np.float32,
+    )
+
+
 def _model_candidates(
     bundle: TasteBundle,
-    heard: dict[int, float],
+    row: sparse.csr_matrix,
     vector: np.ndarray,
     never: np.ndarray,
     depth: int,
     include_heard: bool,
     diversity: float,
 ) -> Ranked:
-    columns = {bundle.track_column(track_id): w for track_id, w in heard.items()}
-    columns.pop(None, None)
-    row = sparse.csr_matrix(
-        (list(columns.values()), ([0] * len(columns), list(columns.keys()))),
-        shape=(1, len(bundle.track_ids)),
-        dtype=np.float32,
-    )
     found = bundle.recommender.recommend(
         None,
         n=min(len(bundle.track_ids), depth),
@@ -290,23 +294,28 @@ def _model_candidates(
 def _new_track_candidates(
     bundle: TasteBundle,
     allowed: QuerySet[Track],
+    row: sparse.csr_matrix,
     vector: np.ndarray,
     heard: dict[int, float],
     include_heard: bool,
 ) -> Ranked:
-    """Tracks the model has not seen compete on content, weighted as the model weighs it."""
+    """Tracks newer than the model, scored by it as tracks nobody has listened to yet."""
     newest_known = int(bundle.track_ids.max()) if len(bundle.track_ids) else 0
-    fresh = allowed.filter(pk__gt=newest_known).values_list("pk", "style_vector")
-    unit = vector / max(float(np.linalg.norm(vector)), 1e-9)
-    weight = bundle.recommender.content_weight
-    candidates = []
-    for track_id, style_vector in fresh:
-        if track_id in heard and not include_heard:
-            continue
-        other = track_vector(style_vector)
-        cosine = float(other @ unit) / max(float(np.linalg.norm(other)), 1e-9)
-        candidates.append((track_id, weight * cosine))
-    return candidates
+    fresh = [
+        (track_id, style_vector)
+        for track_id, style_vector in allowed.filter(pk__gt=newest_known).values_list(
+            "pk", "style_vector"
+        )
+        if include_heard or track_id not in heard
+    ]
+    if not fresh:
+        return []
+    scores = bundle.recommender.score_new_items(
+        np.stack([track_vector(style_vector) for _, style_vector in fresh]),
+        user_items=row,
+        user_vector=vector,
+    )
+    return [(track_id, float(score)) for (track_id, _), score in zip(fresh, scores, strict=True)]
 
 
 def _top_heard_tracks(user: AbstractBaseUser) -> list[Track]:

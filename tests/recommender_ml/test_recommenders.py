@@ -263,3 +263,40 @@ def test_items_and_users_without_listens_get_zero_factors():
     assert items[:39].any(axis=1).all()
     folded = fold_in(sparse.csr_matrix(([1.0], ([0], [39])), shape=(1, 40)), items, 1.0, 1.0)
     assert not folded.any()  # a history of unheard items says nothing about taste
+
+
+def _two_style_catalog():
+    """Items 0-19 are style A, 20-39 style B; only 0-9 and 20-29 have listeners. A-fans
+    listen to A items, B-fans to B items, and a few people to both."""
+    rng = np.random.default_rng(3)
+    vectors = np.zeros((40, 12), dtype=np.float32)
+    vectors[:20, 0] = vectors[20:, 1] = 1.0
+    vectors[:, 2:] = rng.random((40, 10)) * 0.3
+    dense = np.zeros((50, 40), dtype=np.float32)
+    for user in range(15):
+        dense[user, rng.choice(10, 6, replace=False)] = 5.0
+        dense[15 + user, 20 + rng.choice(10, 6, replace=False)] = 5.0
+    for user in range(30, 50):
+        dense[user, rng.choice(10, 4, replace=False)] = 5.0
+        dense[user, 20 + rng.choice(10, 4, replace=False)] = 5.0
+    return sparse.csr_matrix(dense), vectors
+
+
+def test_unheard_tracks_of_a_persons_style_rank_above_heard_tracks_of_another():
+    matrix, vectors = _two_style_catalog()
+    model = HybridBlendRecommender(l2=5.0, user_l2=5.0, factors=4).fit(matrix, vectors)
+    history = sparse.csr_matrix((np.full(5, 5.0), ([0] * 5, range(5))), shape=(1, 40))
+    found = model.recommend(None, n=15, user_items=history).items
+    assert set(found.tolist()) == set(range(5, 20))  # B items only after every A item
+
+
+def test_items_added_after_the_fit_score_like_items_nobody_had_listened_to():
+    matrix, vectors = _two_style_catalog()
+    model = HybridBlendRecommender(l2=5.0, user_l2=5.0, factors=4).fit(matrix, vectors)
+    history = sparse.csr_matrix((np.full(5, 5.0), ([0] * 5, range(5))), shape=(1, 40))
+    everything = model.recommend(None, n=40, user_items=history, exclude_seen=False)
+    known = dict(zip(everything.items.tolist(), everything.scores.tolist(), strict=True))
+    cold = [12, 33]
+    fresh = model.score_new_items(vectors[cold], user_items=history)
+    np.testing.assert_allclose(fresh, [known[item] for item in cold], rtol=1e-5)
+    assert fresh[0] > fresh[1]
