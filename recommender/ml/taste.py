@@ -6,15 +6,18 @@ Each listen, feedback and explicit preference becomes evidence about styles and 
   recency decay), and negatively when skipped; repeats add up with diminishing returns
   (``log1p`` of a track's summed weight);
 * a love adds, a hate subtracts, a fixed amount of evidence for the track;
-* chosen styles and a tempo range add pseudo-listens in those styles and at that tempo.
+* chosen styles and a tempo range add pseudo-listens in those styles and at that tempo:
+  ``preference_strength`` times the prior's own pseudo-count ``kappa``, so that what a person
+  says outweighs the population prior however much the population agrees.
 
 Empirical Bayes shrinkage: a user's style weights are the posterior mean under a Dirichlet-like
 prior ``(evidence + kappa * prior) / (|evidence| + kappa)``. The population prior (the mean
 taste of users) and ``kappa`` (how strongly users agree with it, by moment matching) are
-fitted on all users, so a user with little history stays near the population and a user with no
-history gets exactly the prior. Attribute preferences shrink the same way toward a scikit-learn
-ridge model that predicts a user's attributes from their style weights: a new fiddle fan is
-expected to like fast tempi before they have shown it.
+fitted on what users did (listens and feedback; one person's stated preferences are not
+evidence about anyone else), so a user with little history stays near the population and a
+user with no history gets exactly the prior. Attribute preferences shrink the same way toward
+a scikit-learn ridge model that predicts a user's attributes from their style weights: a new
+fiddle fan is expected to like fast tempi before they have shown it.
 """
 
 from __future__ import annotations
@@ -107,14 +110,14 @@ class TasteModel:
         half_life_days: float = 90.0,
         skip_weight: float = 0.5,
         feedback_weight: float = 3.0,
-        preference_weight: float = 5.0,
+        preference_strength: float = 2.0,
         min_kappa: float = 1.0,
         max_kappa: float = 50.0,
     ) -> None:
         self.half_life_days = half_life_days
         self.skip_weight = skip_weight
         self.feedback_weight = feedback_weight
-        self.preference_weight = preference_weight
+        self.preference_strength = preference_strength
         self.min_kappa = min_kappa
         self.max_kappa = max_kappa
 
@@ -123,7 +126,7 @@ class TasteModel:
             "half_life_days": self.half_life_days,
             "skip_weight": self.skip_weight,
             "feedback_weight": self.feedback_weight,
-            "preference_weight": self.preference_weight,
+            "preference_strength": self.preference_strength,
             "kappa": float(getattr(self, "kappa", float("nan"))),
         }
 
@@ -136,7 +139,7 @@ class TasteModel:
             raise ValueError(f"track_vectors must be (n_tracks, {VECTOR_DIM})")
         self.track_vectors = track_vectors
         self.now = now if now is not None else _latest_listen(histories)
-        evidences = [self._evidence(history) for history in histories]
+        evidences = [self._evidence(history, stated=False) for history in histories]
         informed = [e for e in evidences if e.magnitude > 0]
         catalog_styles, catalog_attributes = (part.mean(axis=0) for part in _split(track_vectors))
         self.training_summary = {"users": len(histories), "users_with_history": len(informed)}
@@ -165,7 +168,7 @@ class TasteModel:
 
     def conditioning_vector(self, history: UserHistory) -> np.ndarray:
         """The user's 12-float vector: style weights summing to 1, attributes in [0, 1]."""
-        evidence = self._evidence(history)
+        evidence = self._evidence(history, stated=True)
         if evidence.magnitude == 0 and not evidence.attribute_weight.any():
             return self.prior_vector
         kappa = self.kappa
@@ -224,7 +227,8 @@ class TasteModel:
         )
         return unique, repeats_damped + feedback
 
-    def _evidence(self, history: UserHistory) -> Evidence:
+    def _evidence(self, history: UserHistory, *, stated: bool) -> Evidence:
+        """What the history says; with ``stated``, the person's stated preferences too."""
         tracks, weights = self._track_weights(history)
         vectors = self.track_vectors[tracks] if tracks.size else np.zeros((0, VECTOR_DIM))
         styles, attributes = _split(vectors)
@@ -234,14 +238,15 @@ class TasteModel:
         attribute_weight = np.full(len(ATTRIBUTES), positive.sum())
         magnitude = float(np.abs(weights).sum())
         preferences = history.preferences
-        if preferences.styles:
+        pseudo_count = self.preference_strength * self.kappa if stated else 0.0
+        if preferences.styles and pseudo_count:
             chosen = style_weights_from_mapping(dict.fromkeys(preferences.styles, 1.0))
-            style_evidence = style_evidence + self.preference_weight * chosen
-            magnitude += self.preference_weight
-        if preferences.tempo_bpm_range is not None:
+            style_evidence = style_evidence + pseudo_count * chosen
+            magnitude += pseudo_count
+        if preferences.tempo_bpm_range is not None and pseudo_count:
             target = normalize_tempo(float(np.mean(preferences.tempo_bpm_range)))
-            attribute_sum[_TEMPO] += self.preference_weight * target
-            attribute_weight[_TEMPO] += self.preference_weight
+            attribute_sum[_TEMPO] += pseudo_count * target
+            attribute_weight[_TEMPO] += pseudo_count
         return Evidence(style_evidence, magnitude, attribute_sum, attribute_weight)
 
 

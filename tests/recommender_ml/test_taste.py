@@ -144,3 +144,27 @@ def test_taste_model_survives_an_artifact_roundtrip(model, tmp_path):
         loaded.conditioning_vector(history), model.conditioning_vector(history)
     )
     assert metadata["hyperparameters"]["kappa"] == model.kappa
+
+
+@pytest.mark.parametrize("listened", [True, False])
+def test_stated_preferences_outweigh_the_prior_for_someone_without_history(model, listened):
+    if not listened:  # a fresh service: the prior is the catalog's, held with the most weight
+        model = TasteModel().fit([UserHistory()], _catalog(), now=NOW)
+    fan = UserHistory(
+        preferences=ExplicitPreferences(styles=("fiddle",), tempo_bpm_range=(160, 200))
+    )
+    vector = model.conditioning_vector(fan)
+    assert _styles(vector)["fiddle"] >= 0.6
+    prior_tempo, target = model.prior_vector[TEMPO], normalize_tempo(180)
+    assert abs(vector[TEMPO] - target) < abs(prior_tempo - target) / 2
+
+
+def test_one_persons_stated_preferences_are_not_everyones_prior():
+    rng = np.random.default_rng(5)
+    listeners = [_listener(STYLES[i % STYLE_DIM], rng) for i in range(14)]
+    talker = UserHistory(preferences=ExplicitPreferences(styles=("fiddle",)))
+    for others in ([], listeners):
+        with_talker = TasteModel().fit([*others, talker], _catalog(), now=NOW)
+        without = TasteModel().fit(others or [UserHistory()], _catalog(), now=NOW)
+        np.testing.assert_allclose(with_talker.prior_vector, without.prior_vector, atol=1e-6)
+        assert _styles(with_talker.prior_vector)["fiddle"] < 0.3
