@@ -36,7 +36,13 @@ from generation.flow import FlowItem, order_for_flow
 from generation.generator import Generator, active_generator
 from generation.ml.data import midi_to_grid
 from generation.ml.evaluation import NOVELTY_THRESHOLD
-from generation.ml.sampling import DEFAULT_TEMPERATURE, generate, vary
+from generation.ml.sampling import (
+    DEFAULT_TEMPERATURE,
+    filled_share,
+    generate,
+    vary,
+    with_style_instruments,
+)
 from generation.models import (
     GeneratedTrack,
     GenerationRequest,
@@ -66,9 +72,19 @@ DEFAULT_GENERATED_SHARE = 0.25
 MAX_PIECES_PER_REQUEST = 8
 
 
+# A running job usually finishes within this; a client told to wait polls no sooner.
+RUNNING_JOB_RETRY_S = 30
+
+
 class QuotaExceeded(APIException):
+    """A 429 with ``Retry-After`` (DRF sends ``wait`` as that header)."""
+
     status_code = status.HTTP_429_TOO_MANY_REQUESTS
     default_code = "quota_exceeded"
+
+    def __init__(self, detail: str, wait: float) -> None:
+        super().__init__(detail)
+        self.wait = max(1, round(wait))
 
 
 def check_quota(user: AbstractBaseUser) -> None:
@@ -77,13 +93,17 @@ def check_quota(user: AbstractBaseUser) -> None:
     if running >= settings.GENERATION_MAX_CONCURRENT:
         raise QuotaExceeded(
             f"You already have {running} generation jobs in progress; the limit is "
-            f"{settings.GENERATION_MAX_CONCURRENT}. Wait for one to finish."
+            f"{settings.GENERATION_MAX_CONCURRENT}. Wait for one to finish.",
+            wait=RUNNING_JOB_RETRY_S,
         )
-    today = jobs.filter(created_at__gte=timezone.now() - timedelta(days=1)).count()
-    if today >= settings.GENERATION_MAX_DAILY:
+    window_start = timezone.now() - timedelta(days=1)
+    today = jobs.filter(created_at__gte=window_start)
+    if today.count() >= settings.GENERATION_MAX_DAILY:
+        oldest = today.order_by("created_at").values_list("created_at", flat=True).first()
         raise QuotaExceeded(
-            f"You have started {today} generation jobs in the last 24 hours; the limit is "
-            f"{settings.GENERATION_MAX_DAILY}."
+            f"You have started {today.count()} generation jobs in the last 24 hours; the "
+            f"limit is {settings.GENERATION_MAX_DAILY}.",
+            wait=(oldest - window_start).total_seconds() if oldest else RUNNING_JOB_RETRY_S,
         )
 
 
@@ -156,20 +176,31 @@ def _target_style(request: GenerationRequest) -> str:
     return STYLES[int(np.argmax(split_vector(request.condition)[0]))]
 
 
+Candidate = tuple[pretty_midi.PrettyMIDI, int, int]
+"""A sampled piece, its seed and its longest run shared with training music."""
+# A candidate whose notes stop before this share of the asked-for bars is passed over while
+# re-samples remain; the longest seen is kept when none fills the length.
+MIN_FILLED_SHARE = 0.9
+
+
 def _generate_one(
     request: GenerationRequest,
     generator: Generator,
     classifier: StyleClassifier | None,
     index: int,
 ) -> Track:
-    """The most in-style of a few novel candidates.
+    """The most in-style of a few novel candidates that fill the length asked for.
 
     Copies of training music (a shared run of ``NOVELTY_THRESHOLD`` notes) are dropped and
-    counted as re-sampled. Among the rest, the style classifier picks the candidate it hears
-    most in the requested style: the same check a curator would make, made before saving.
+    counted as re-sampled. Candidates that fall silent early are passed over (another round
+    is sampled); if none ever fills the length, the longest novel one is kept. Among the
+    rest, the style classifier picks the candidate it hears most in the requested style: the
+    same check a curator would make, made before saving. The piece is then played by the
+    instruments of the style it was heard in.
     """
     condition = np.asarray(request.condition, dtype=np.float32)
     per_attempt = settings.GENERATION_STYLE_CANDIDATES if classifier is not None else 1
+    novel: list[Candidate] = []
     for attempt in range(settings.GENERATION_MAX_RESAMPLES + 1):
         candidates = []
         for candidate in range(per_attempt):
@@ -181,9 +212,15 @@ def _generate_one(
                 continue
             GenerationRequest.objects.filter(pk=request.pk).update(resampled=F("resampled") + 1)
             logger.info("generation %s piece %s copied %s notes", request.pk, index, shared_run)
+        novel += candidates
+        full = [c for c in candidates if filled_share(c[0], request.bars) >= MIN_FILLED_SHARE]
+        if full:
+            return _store(request, generator, *_most_in_style(full, request, classifier))
         if candidates:
-            midi, seed, shared_run = _most_in_style(candidates, _target_style(request), classifier)
-            return _store(request, generator, midi, seed, shared_run)
+            logger.info("generation %s piece %s: every candidate stops early", request.pk, index)
+    if novel:
+        longest = max(novel, key=lambda c: filled_share(c[0], request.bars))
+        return _store(request, generator, *_most_in_style([longest], request, classifier))
     raise ValueError(
         f"piece {index + 1} kept copying training music after "
         f"{settings.GENERATION_MAX_RESAMPLES} re-samples; try another seed or temperature"
@@ -201,14 +238,16 @@ def piece_seed(request_seed: int, index: int, attempt: int, candidate: int) -> i
 
 
 def _most_in_style(
-    candidates: list[tuple[pretty_midi.PrettyMIDI, int, int]],
-    style: str,
-    classifier: StyleClassifier | None,
-) -> tuple[pretty_midi.PrettyMIDI, int, int]:
-    if classifier is None or len(candidates) == 1:
+    candidates: list[Candidate], request: GenerationRequest, classifier: StyleClassifier | None
+) -> Candidate:
+    """The candidate heard most in the requested style, with its verdict's instruments."""
+    if classifier is None:
         return candidates[0]
     weights = classifier.style_weights([extract_features(midi) for midi, _, _ in candidates])
-    return candidates[int(np.argmax(weights[:, STYLES.index(style)]))]
+    best = int(np.argmax(weights[:, STYLES.index(_target_style(request))]))
+    midi, seed, shared_run = candidates[best]
+    heard_as = STYLES[int(np.argmax(weights[best]))]
+    return with_style_instruments(midi, heard_as), seed, shared_run
 
 
 def _sample(
@@ -325,7 +364,7 @@ def create_playlist(
         except QuotaExceeded:
             if explicit:
                 raise
-            generated = 0
+            generated, generated_share = 0, 0.0
     _, recommendations = recommend_for(
         user, limit=length - generated, include_generated=False, diversity=0.3
     )

@@ -18,7 +18,8 @@ class GenerationCreateSerializer(serializers.Serializer):
     count = serializers.IntegerField(min_value=1, max_value=MAX_PIECES_PER_REQUEST)
     bars = serializers.IntegerField(min_value=4, max_value=64, default=16)
     temperature = serializers.FloatField(min_value=0.1, max_value=2.0, default=DEFAULT_TEMPERATURE)
-    seed = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False)
+    # Up to 2³² - 1: every seed a piece's provenance shows can be sent back.
+    seed = serializers.IntegerField(min_value=0, max_value=2**32 - 1, required=False)
     style_mix = serializers.DictField(
         child=serializers.FloatField(min_value=0.0, max_value=1000.0),
         required=False,

@@ -57,6 +57,25 @@ def tempo_of(condition: np.ndarray) -> float:
     return denormalize_tempo(float(attributes[_TEMPO_INDEX]))
 
 
+def with_style_instruments(midi: pretty_midi.PrettyMIDI, style: str) -> pretty_midi.PrettyMIDI:
+    """The piece's voices (named "voice N" by :func:`grid_to_midi`) played by ``style``'s
+    instruments: those of the style the piece turned out in, which a mixed condition does
+    not fix in advance."""
+    programs = STYLE_INSTRUMENTS[style]
+    for instrument in midi.instruments:
+        voice = int(instrument.name.removeprefix("voice ")) - 1
+        instrument.program = programs[voice]
+    return midi
+
+
+def filled_share(midi: pretty_midi.PrettyMIDI, bars: int) -> float:
+    """How much of ``bars`` bars at the piece's tempo its notes fill: the model may rest
+    through the end, and a piece that stops after 11 of 64 bars is not what was asked."""
+    tempo = float(midi.get_tempo_changes()[1][0])
+    planned_seconds = bars * STEPS_PER_BAR / STEPS_PER_QUARTER * 60.0 / tempo
+    return midi.get_end_time() / planned_seconds
+
+
 def provenance_text(model_version: str, seed: int | None) -> str:
     seed_text = "none" if seed is None else str(seed)
     return f"{AI_LABEL_PREFIX} by generation.ml model {model_version}; seed {seed_text}"

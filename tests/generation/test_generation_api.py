@@ -6,9 +6,12 @@ import io
 
 import pretty_midi
 import pytest
+from django.core.management import call_command
 
 from catalog.midi.style_space import STYLES
+from generation.ml.sampling import STYLE_INSTRUMENTS
 from generation.models import GenerationRequest
+from generation.services import MIN_FILLED_SHARE
 from jobs.models import JobStatus
 from jobs.runner import run_job
 from tests.helpers import client_for
@@ -154,9 +157,20 @@ def test_quotas_answer_429_with_a_message(tiny_world, make_user, settings):
     refused = client.post(GENERATIONS, {"count": 1}, format="json")
     assert refused.status_code == 429
     assert "limit is 1" in refused.json()["detail"]
+    assert int(refused["Retry-After"]) > 0
     settings.GENERATION_MAX_CONCURRENT = 10
     settings.GENERATION_MAX_DAILY = 1
-    assert client.post(GENERATIONS, {"count": 1}, format="json").status_code == 429
+    tomorrow = client.post(GENERATIONS, {"count": 1}, format="json")
+    assert tomorrow.status_code == 429
+    assert 86_000 < int(tomorrow["Retry-After"]) <= 86_400  # when the first job leaves the day
+
+
+def test_any_seed_a_piece_shows_can_be_asked_for(tiny_world, make_user):
+    client = client_for(make_user("composer"))
+    accepted = client.post(GENERATIONS, {"count": 1, "bars": 4, "seed": 2**32 - 1}, format="json")
+    assert accepted.status_code == 202, accepted.json()
+    too_big = client.post(GENERATIONS, {"count": 1, "seed": 2**32}, format="json")
+    assert too_big.status_code == 400 and "seed" in too_big.json()
 
 
 def test_healthz_reports_the_generator(tiny_world, client):
@@ -181,3 +195,26 @@ def test_deleting_an_account_deletes_its_generated_music_and_files(
     assert not Track.objects.filter(pk=track.pk).exists()
     assert not midi_path.exists()
     assert not GenerationRequest.objects.filter(pk=response.json()["id"]).exists()
+
+
+def test_pieces_fill_the_bars_asked_for_and_sound_like_their_style(tiny_world, make_user):
+    call_command("train_style_classifier", stdout=io.StringIO())
+    client = client_for(make_user("composer"))
+    # This world's generator makes chorale-like music whatever it is asked: the pieces must
+    # be played by the instruments of the style they are heard in, not of the one asked for.
+    asked = {"count": 2, "bars": 8, "seed": 5, "style_mix": {"fiddle": 1}}
+    accepted = client.post(GENERATIONS, asked, format="json")
+    run_pending_jobs()
+    job = client.get(accepted.json()["url"]).json()
+    assert job["status"] == "succeeded", job["error"]
+    for track in job["tracks"]:
+        midi = pretty_midi.PrettyMIDI(io.BytesIO(download(client, track["midi_url"])))
+        tempo = midi.get_tempo_changes()[1][0]
+        planned = 8 * 4 * 60.0 / tempo
+        assert midi.get_end_time() >= MIN_FILLED_SHARE * planned, (track["id"], planned)
+        programs = [i.program for i in sorted(midi.instruments, key=lambda i: i.name)]
+        voices = [
+            int(i.name.split()[-1]) - 1 for i in sorted(midi.instruments, key=lambda i: i.name)
+        ]
+        expected = [STYLE_INSTRUMENTS[track["style"]][v] for v in voices]
+        assert programs == expected, track["style"]

@@ -320,7 +320,9 @@ def test_playlists_count_against_the_generation_quota(listener, settings):
     assert first.status_code == 202
     assert GenerationRequest.objects.get().count == 8  # never more than one job may make
     assert explicit.status_code == 429 and "generation jobs in progress" in str(explicit.json())
+    assert int(explicit["Retry-After"]) > 0
     assert by_default.status_code == 201 and by_default.json()["status"] == "ready"
+    assert by_default.json()["generated_share"] == 0.0  # what it holds, not what was hoped
     assert all(not item["track"]["ai_generated"] for item in by_default.json()["items"])
     assert GenerationRequest.objects.count() == 1
 

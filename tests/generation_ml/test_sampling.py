@@ -9,13 +9,17 @@ import torch
 
 from catalog.midi.provenance import ai_label
 from catalog.midi.style_space import compose_vector, denormalize_tempo, one_hot_style
+from generation.ml.data import HOLD, PITCH_OFFSET, REST, STEPS_PER_BAR, VOICES
 from generation.ml.models import ConditionalVAE, LSTMBaseline
 from generation.ml.sampling import (
     STYLE_INSTRUMENTS,
+    filled_share,
     generate,
+    grid_to_midi,
     interpolate,
     restyle,
     vary,
+    with_style_instruments,
 )
 from tests.generation_ml.conftest import TINY_CVAE, TINY_LSTM
 
@@ -116,3 +120,20 @@ def test_latent_operations_refuse_the_lstm(real_pieces):
     piece = real_pieces[0]
     with pytest.raises(TypeError, match="conditional VAE"):
         vary(_model(LSTMBaseline, TINY_LSTM), piece.midi_path, 1.0, 0, piece.condition)
+
+
+def test_filled_share_measures_where_the_music_stops_against_the_bars_asked_for():
+    condition = compose_vector(one_hot_style("fiddle"), np.full(5, 0.5, dtype=np.float32))
+    grid = np.full((VOICES, 8 * STEPS_PER_BAR), REST, dtype=np.int64)
+    grid[0, 0] = PITCH_OFFSET + 30
+    grid[0, 1 : 2 * STEPS_PER_BAR] = HOLD  # one note lasting two bars, then rests
+    midi = grid_to_midi(grid, condition, "test", seed=1)
+    assert filled_share(midi, 8) == pytest.approx(0.25)
+    assert filled_share(midi, 2) == pytest.approx(1.0)
+
+
+def test_a_piece_takes_the_instruments_of_the_style_it_is_heard_in():
+    condition = compose_vector(one_hot_style("chorale"), np.full(5, 0.5, dtype=np.float32))
+    grid = np.full((VOICES, STEPS_PER_BAR), PITCH_OFFSET + 30, dtype=np.int64)
+    midi = with_style_instruments(grid_to_midi(grid, condition, "test", seed=1), "fiddle")
+    assert [i.program for i in midi.instruments] == list(STYLE_INSTRUMENTS["fiddle"])
