@@ -1,7 +1,9 @@
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from artifacts.models import ModelArtifact
+from artifacts.services import delete_artifact
 
 
 @admin.register(ModelArtifact)
@@ -20,3 +22,10 @@ class ModelArtifactAdmin(admin.ModelAdmin):
         if obj is not None and obj.is_active:
             return False
         return super().has_delete_permission(request, obj)
+
+    def delete_model(self, request: HttpRequest, obj: ModelArtifact) -> None:
+        delete_artifact(obj)  # the file goes with the row
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[ModelArtifact]) -> None:
+        for artifact in queryset.filter(is_active=False):
+            delete_artifact(artifact)

@@ -76,6 +76,47 @@ def training_lock(kind: str, on_wait: Callable[[], None] = lambda: None) -> Iter
         yield
 
 
+_LOADERS: dict[str, Loader] = {}
+
+
+def register_loader(kind: str, loader: Loader) -> None:
+    """How the app that owns ``kind`` loads its files (called from its AppConfig.ready)."""
+    _LOADERS[kind] = loader
+
+
+def activate_version(version: str) -> ModelArtifact:
+    """Make a stored version active again by name (a rollback), if its file still loads."""
+    artifact = ModelArtifact.objects.filter(version=version).first()
+    if artifact is None:
+        known = ", ".join(ModelArtifact.objects.values_list("version", flat=True)[:10])
+        raise ArtifactUnavailable(f"no model version {version!r} (newest: {known or 'none'})")
+    loader = _LOADERS.get(artifact.kind)
+    if loader is None:
+        raise ArtifactUnavailable(f"{version}: no app loads models of kind {artifact.kind!r}")
+    return activate_artifact(artifact=artifact, loader=loader)
+
+
+def delete_artifact(artifact: ModelArtifact) -> None:
+    """Remove an inactive version, its file with it."""
+    if artifact.is_active:
+        raise ValueError(f"{artifact.version} is active: activate another version first")
+    artifact_path(artifact).unlink(missing_ok=True)
+    artifact.delete()
+
+
+def prune_versions(kind: str, keep: int) -> list[str]:
+    """Delete every version of ``kind`` but the active one and the newest ``keep - 1``
+    others (the fallbacks), files included; the names of those deleted."""
+    stale = list(
+        ModelArtifact.objects.filter(kind=kind, is_active=False).order_by("-created_at", "-id")[
+            max(keep - 1, 0) :
+        ]
+    )
+    for artifact in stale:
+        delete_artifact(artifact)
+    return [artifact.version for artifact in stale]
+
+
 def new_version_name(kind: str) -> str:
     return f"{kind}-{timezone.now():%Y%m%dT%H%M%S%f}"
 

@@ -7,8 +7,12 @@ class CatalogConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
+        from artifacts.services import register_loader
         from catalog import services, tasks
+        from catalog.midi.classifier import StyleClassifier
         from jobs.registry import PeriodicJob, register_periodic
+
+        register_loader(services.STYLE_CLASSIFIER_KIND, StyleClassifier.load)
 
         register_periodic(
             PeriodicJob(

@@ -197,6 +197,9 @@ JOBS_MAX_ATTEMPTS = int(os.environ.get("JOBS_MAX_ATTEMPTS", "3"))
 # The worker refits the taste model when listens, feedback or tracks arrived since the last
 # fit, at most once per this many seconds; 0 turns it off.
 TASTE_RETRAIN_INTERVAL_S = float(os.environ.get("TASTE_RETRAIN_INTERVAL_S", "3600"))
+# Taste versions kept on disk: the active one and the newest others as fallbacks (each
+# retrain adds one; a served model can take 200 MB).
+MODEL_VERSIONS_KEPT = int(os.environ.get("MODEL_VERSIONS_KEPT", "5"))
 
 # Reverse proxies in front of the app: only then is X-Forwarded-For (the client address that
 # throttles count) or X-Forwarded-Proto believed; a client could send either itself.

@@ -21,6 +21,7 @@ from artifacts.services import (
     health,
     load_active,
     new_version_name,
+    prune_versions,
     register_artifact,
     training_lock,
 )
@@ -147,6 +148,9 @@ def _train_taste(progress: Progress) -> ModelArtifact:
         )
     progress(0.85, "storing every user's taste")
     store_tastes(bundle, data, version)
+    removed = prune_versions(TASTE_KIND, settings.MODEL_VERSIONS_KEPT)
+    if removed:
+        logger.info("removed old taste versions %s", ", ".join(removed))
     progress(1.0, f"activated {version}")
     return artifact
 

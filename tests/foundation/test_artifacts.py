@@ -13,8 +13,10 @@ from artifacts.services import (
     ArtifactUnavailable,
     activate_artifact,
     artifact_path,
+    delete_artifact,
     health,
     load_active,
+    prune_versions,
     register_artifact,
     training_lock,
 )
@@ -138,3 +140,15 @@ def test_training_runs_of_one_kind_wait_for_each_other():
     for run in runs:
         run.join(10)
     assert events == ["first starts", "first ends", "second starts"]
+
+
+def test_pruning_keeps_the_active_version_and_the_newest_fallbacks(tmp_path):
+    versions = [register(tmp_path, f'{{"v": {n}}}') for n in range(5)]
+    activate_artifact(artifact=versions[1], loader=load_json)  # an operator rolled back
+    removed = prune_versions("demo", keep=3)
+    assert removed == [versions[2].version, versions[0].version]
+    kept = set(ModelArtifact.objects.values_list("version", flat=True))
+    assert kept == {versions[1].version, versions[4].version, versions[3].version}
+    assert not artifact_path(versions[0]).exists() and artifact_path(versions[3]).exists()
+    with pytest.raises(ValueError, match="is active"):
+        delete_artifact(ModelArtifact.objects.get(is_active=True))

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from io import StringIO
 
 import numpy as np
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from artifacts.models import ModelArtifact
 from artifacts.services import load_active
@@ -372,3 +373,18 @@ def test_the_taste_shown_follows_feedback_and_new_listens_without_refitting(
     listen(latecomer, catalog["madrigal"][:4])
     styles = client_for(latecomer).get("/api/v1/me/").json()["taste"]["styles"]
     assert max(styles, key=styles.get) == "madrigal"
+
+
+def test_old_versions_are_pruned_and_a_kept_one_can_be_activated_again(listeners, settings):
+    settings.MODEL_VERSIONS_KEPT = 2
+    for _ in range(3):
+        call_command("train_taste")
+    older, newest = ModelArtifact.objects.filter(kind="taste").order_by("created_at", "id")
+    assert newest.is_active and not older.is_active
+    out = StringIO()
+    call_command("activate_model", older.version, stdout=out)
+    assert f"activated {older.version} (taste)" in out.getvalue()
+    fan = client_for(listeners[0][0])
+    assert fan.get(RECOMMENDATIONS).json()["model_version"] == older.version
+    with pytest.raises(CommandError, match="no model version"):
+        call_command("activate_model", "taste-nonesuch")
