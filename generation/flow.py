@@ -77,6 +77,26 @@ def order_for_flow(items: Sequence[FlowItem], first: int = 0) -> list[FlowItem]:
     return [items[i] for i in order]
 
 
+def insert_for_flow(ordered: Sequence[FlowItem], new: Sequence[FlowItem]) -> list[FlowItem]:
+    """``ordered`` kept as it is (a person may have arranged it), each of ``new`` put where
+    it adds the least transition cost (cheapest insertion), in turn."""
+    result = list(ordered)
+    for item in new:
+        if not result:
+            result.append(item)
+            continue
+        added = [transition_cost(item, result[0])]  # in front
+        added += [
+            transition_cost(before, item)
+            + transition_cost(item, after)
+            - transition_cost(before, after)
+            for before, after in itertools.pairwise(result)
+        ]
+        added.append(transition_cost(result[-1], item))  # at the end
+        result.insert(int(np.argmin(added)), item)
+    return result
+
+
 def path_cost(items: Sequence[FlowItem]) -> float:
     return math.fsum(transition_cost(a, b) for a, b in itertools.pairwise(items))
 

@@ -32,7 +32,7 @@ from catalog.services import (
     render_track_pianoroll,
 )
 from generation.conditions import build_condition
-from generation.flow import FlowItem, order_for_flow
+from generation.flow import FlowItem, insert_for_flow, order_for_flow
 from generation.generator import Generator, active_generator
 from generation.ml.data import midi_to_grid
 from generation.ml.evaluation import NOVELTY_THRESHOLD
@@ -337,6 +337,10 @@ def _flow_item(track: Track) -> FlowItem:
 def _write_items(playlist: Playlist, tracks: list[Track], reasons: dict[int, str]) -> None:
     """Replace the playlist's items by ``tracks`` in flow order."""
     ordered = order_for_flow([_flow_item(t) for t in tracks]) if tracks else []
+    _store_items(playlist, ordered, reasons)
+
+
+def _store_items(playlist: Playlist, ordered: list[FlowItem], reasons: dict[int, str]) -> None:
     PlaylistItem.objects.filter(playlist=playlist).delete()
     PlaylistItem.objects.bulk_create(
         PlaylistItem(playlist=playlist, position=i + 1, track_id=item.key, reason=reasons[item.key])
@@ -391,10 +395,15 @@ def complete_playlists(request: GenerationRequest, tracks: list[Track]) -> None:
     """Merge a finished generation into the playlists that waited for it."""
     for playlist in Playlist.objects.filter(job=request.job, status=PlaylistStatus.BUILDING):
         with transaction.atomic():
-            items = list(playlist.items.select_related("track"))
+            # The items keep their order, which the person may have changed meanwhile;
+            # the pieces go where they fit the flow best.
+            items = list(playlist.items.select_related("track").order_by("position"))
             reasons = {item.track_id: item.reason for item in items}
             reasons.update({t.pk: _generated_reason(t) for t in tracks})
-            _write_items(playlist, [item.track for item in items] + tracks, reasons)
+            ordered = insert_for_flow(
+                [_flow_item(item.track) for item in items], [_flow_item(t) for t in tracks]
+            )
+            _store_items(playlist, ordered, reasons)
             playlist.status = PlaylistStatus.READY
             playlist.save(update_fields=["status", "updated_at"])
 

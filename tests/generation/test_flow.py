@@ -8,7 +8,7 @@ import random
 import numpy as np
 
 from catalog.midi.style_space import STYLES, compose_vector, one_hot_style
-from generation.flow import FlowItem, key_distance, order_for_flow, path_cost
+from generation.flow import FlowItem, insert_for_flow, key_distance, order_for_flow, path_cost
 
 
 def item(key: str, style: str, tonic: str, major: bool, tempo: float, artist: str = "") -> FlowItem:
@@ -52,3 +52,18 @@ def test_the_same_artist_is_not_played_twice_in_a_row_when_avoidable():
     ]
     ordered = order_for_flow(items)
     assert all(a.artist != b.artist for a, b in itertools.pairwise(ordered))
+
+
+def test_insertion_keeps_an_arranged_order_and_puts_newcomers_where_they_fit():
+    arranged = [
+        item("folk-1", "folk", "G", True, 100),
+        item("folk-2", "folk", "G", True, 100),
+        item("fiddle-1", "fiddle", "D", True, 140),
+        item("fiddle-2", "fiddle", "D", True, 140),
+    ]
+    newcomers = [item("fiddle-3", "fiddle", "D", True, 140), item("folk-3", "folk", "G", True, 100)]
+    merged = insert_for_flow(arranged, newcomers)
+    assert [i.key for i in merged if i in arranged] == [i.key for i in arranged]
+    keys = [i.key for i in merged]
+    assert keys.index("folk-3") < keys.index("fiddle-1")  # among the folk tunes
+    assert keys.index("fiddle-3") > keys.index("folk-2")  # among the fiddle tunes

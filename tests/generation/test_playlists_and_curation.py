@@ -70,6 +70,21 @@ def test_a_playlist_mixes_recommendations_and_fresh_generations(listener):
     assert {item["reason"] for item in generated} == {"freshly generated for you"}
 
 
+def test_an_order_chosen_while_the_playlist_builds_is_kept_when_pieces_join(listener):
+    client = client_for(listener)
+    created = client.post(PLAYLISTS, {"length": 6, "generated_share": 0.34}, format="json")
+    playlist = created.json()
+    first, second, third, fourth = [item["track"]["id"] for item in playlist["items"]]
+    arranged = [second, fourth, first, third]  # an order of the person's, not the flow's
+    url = f"{PLAYLISTS}{playlist['id']}/"
+    assert client.patch(url, {"tracks": arranged}, format="json").status_code == 200
+    run_pending_jobs()
+    ready = client.get(url).json()
+    assert ready["status"] == "ready" and len(ready["items"]) == 6
+    kept = [i["track"]["id"] for i in ready["items"] if not i["track"]["ai_generated"]]
+    assert kept == arranged
+
+
 def test_the_generated_share_preference_applies_when_the_request_does_not_say(listener):
     client = client_for(listener)
     client.patch("/api/v1/me/", {"preferences": {"generated_share": 0.0}}, format="json")
