@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from artifacts.models import ModelArtifact
@@ -93,22 +94,25 @@ def activate_version(version: str) -> ModelArtifact:
     loader = _LOADERS.get(artifact.kind)
     if loader is None:
         raise ArtifactUnavailable(f"{version}: no app loads models of kind {artifact.kind!r}")
-    return activate_artifact(artifact=artifact, loader=loader)
+    with training_lock(artifact.kind):  # not while a training run activates or prunes
+        return activate_artifact(artifact=artifact, loader=loader)
 
 
 def delete_artifact(artifact: ModelArtifact) -> None:
     """Remove an inactive version, its file with it."""
-    if artifact.is_active:
+    deleted, _ = ModelArtifact.objects.filter(pk=artifact.pk, is_active=False).delete()
+    if not deleted:
         raise ValueError(f"{artifact.version} is active: activate another version first")
     artifact_path(artifact).unlink(missing_ok=True)
-    artifact.delete()
 
 
 def prune_versions(kind: str, keep: int) -> list[str]:
-    """Delete every version of ``kind`` but the active one and the newest ``keep - 1``
-    others (the fallbacks), files included; the names of those deleted."""
+    """Delete every version of ``kind`` but the active one and the ``keep - 1`` others that
+    served most recently (the fallbacks ``load_active`` tries first; versions that never
+    served go first), files included; the names of those deleted."""
+    by_service = (F("activated_at").desc(nulls_last=True), "-created_at", "-id")
     stale = list(
-        ModelArtifact.objects.filter(kind=kind, is_active=False).order_by("-created_at", "-id")[
+        ModelArtifact.objects.filter(kind=kind, is_active=False).order_by(*by_service)[
             max(keep - 1, 0) :
         ]
     )
@@ -185,18 +189,18 @@ class _CacheEntry:
 
     served: LoadedArtifact
     active_pk: int
-    active_file: tuple[int, int] | None
+    active_file: tuple[int, ...] | None
 
     def still_holds(self, active: ModelArtifact) -> bool:
         return self.active_pk == active.pk and self.active_file == _file_state(active)
 
 
-def _file_state(artifact: ModelArtifact) -> tuple[int, int] | None:
+def _file_state(artifact: ModelArtifact) -> tuple[int, ...] | None:
     try:
         stat = artifact_path(artifact).stat()
     except OSError:
         return None
-    return stat.st_size, stat.st_mtime_ns
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
 
 
 class _ActiveCache:

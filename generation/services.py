@@ -97,13 +97,17 @@ def check_quota(user: AbstractBaseUser) -> None:
             wait=RUNNING_JOB_RETRY_S,
         )
     window_start = timezone.now() - timedelta(days=1)
-    today = jobs.filter(created_at__gte=window_start)
-    if today.count() >= settings.GENERATION_MAX_DAILY:
-        oldest = today.order_by("created_at").values_list("created_at", flat=True).first()
+    today = jobs.filter(created_at__gte=window_start).order_by("created_at")
+    started = today.count()
+    if started >= settings.GENERATION_MAX_DAILY:
+        # A job may start again once enough of today's have left the 24-hour window.
+        freeing = today.values_list("created_at", flat=True)[
+            max(started - settings.GENERATION_MAX_DAILY, 0) : started
+        ].first()
         raise QuotaExceeded(
-            f"You have started {today.count()} generation jobs in the last 24 hours; the "
-            f"limit is {settings.GENERATION_MAX_DAILY}.",
-            wait=(oldest - window_start).total_seconds() if oldest else RUNNING_JOB_RETRY_S,
+            f"You have started {started} generation jobs in the last 24 hours; the limit "
+            f"is {settings.GENERATION_MAX_DAILY}.",
+            wait=(freeing - window_start).total_seconds() if freeing else 86_400,
         )
 
 
@@ -178,9 +182,11 @@ def _target_style(request: GenerationRequest) -> str:
 
 Candidate = tuple[pretty_midi.PrettyMIDI, int, int]
 """A sampled piece, its seed and its longest run shared with training music."""
-# A candidate whose notes stop before this share of the asked-for bars is passed over while
-# re-samples remain; the longest seen is kept when none fills the length.
+# A candidate whose notes stop before this share of the asked-for bars is passed over for
+# up to LENGTH_ROUNDS rounds of candidates; then the longest seen is kept. (A variation is as
+# long as its source allows, so it is not held to this.)
 MIN_FILLED_SHARE = 0.9
+LENGTH_ROUNDS = 2
 
 
 def _generate_one(
@@ -193,7 +199,8 @@ def _generate_one(
 
     Copies of training music (a shared run of ``NOVELTY_THRESHOLD`` notes) are dropped and
     counted as re-sampled. Candidates that fall silent early are passed over (another round
-    is sampled); if none ever fills the length, the longest novel one is kept. Among the
+    is sampled, LENGTH_ROUNDS in all); if none fills the length, the longest novel one is
+    kept. Among the
     rest, the style classifier picks the candidate it hears most in the requested style: the
     same check a curator would make, made before saving. The piece is then played by the
     instruments of the style it was heard in.
@@ -201,6 +208,7 @@ def _generate_one(
     condition = np.asarray(request.condition, dtype=np.float32)
     per_attempt = settings.GENERATION_STYLE_CANDIDATES if classifier is not None else 1
     novel: list[Candidate] = []
+    short_rounds = 0
     for attempt in range(settings.GENERATION_MAX_RESAMPLES + 1):
         candidates = []
         for candidate in range(per_attempt):
@@ -218,6 +226,9 @@ def _generate_one(
             return _store(request, generator, *_most_in_style(full, request, classifier))
         if candidates:
             logger.info("generation %s piece %s: every candidate stops early", request.pk, index)
+            short_rounds += 1
+            if request.variation_of_id is not None or short_rounds == LENGTH_ROUNDS:
+                break
     if novel:
         longest = max(novel, key=lambda c: filled_share(c[0], request.bars))
         return _store(request, generator, *_most_in_style([longest], request, classifier))
@@ -369,9 +380,11 @@ def create_playlist(
             if explicit:
                 raise
             generated, generated_share = 0, 0.0
-    _, recommendations = recommend_for(
-        user, limit=length - generated, include_generated=False, diversity=0.3
-    )
+    recommendations = []
+    if length > generated:
+        _, recommendations = recommend_for(
+            user, limit=length - generated, include_generated=False, diversity=0.3
+        )
     playlist = Playlist.objects.create(
         user=user,
         name=name or f"Mix of {timezone.now():%Y-%m-%d %H:%M}",

@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from scipy import sparse
 
 from artifacts.services import ArtifactUnavailable, LoadedArtifact, load_active
-from catalog.midi.style_space import STYLES, split_vector
+from catalog.midi.style_space import STYLES, VECTOR_DIM, split_vector
 from catalog.models import Origin, Track
 from catalog.selectors import visible_tracks
 from profiles.models import Feedback, FeedbackScore, Listen
@@ -23,8 +23,11 @@ from recommender.services import TASTE_KIND, TasteBundle, load_bundle
 
 __all__ = ["ArtifactUnavailable", "Recommendation", "recommend_for"]
 # How many candidates to pull from the model before visibility and preference filters; when
-# too few pass them, the next pass pulls this many times more.
+# too few pass them, the next pass pulls this many times more, and after DIVERSE_PASSES
+# passes (each re-ranks for diversity, which grows with the square of the depth) one last
+# pass ranks every track by relevance alone.
 CANDIDATE_FACTOR = 4
+DIVERSE_PASSES = 2
 Ranked = list[tuple[int, float]]
 """``(track id, score)`` pairs, best first."""
 Explain = Callable[[Track], str]
@@ -58,12 +61,15 @@ def recommend_for(
     """``(model_version, recommendations)`` from the active model, without refitting.
 
     Listens made since the fit count (the user's row is read fresh); tracks added since the
-    fit compete on content similarity to the user's taste. Someone with no listens, feedback
-    or stated preferences gets the most-listened tracks, styles taking turns.
-    ``include_generated=None`` follows the person's preference (generated tracks are offered
-    unless they said otherwise). Fewer than ``limit`` come back only when fewer are allowed.
+    fit are scored as tracks nobody has listened to yet (by what their style predicts for
+    the person). Someone with no listens, feedback or stated preferences gets the
+    most-listened tracks, styles taking turns. ``include_generated=None`` follows the
+    person's preference (generated tracks are offered unless they said otherwise). Fewer
+    than ``limit`` come back only when fewer are allowed.
     """
     served: LoadedArtifact[TasteBundle] = load_active(TASTE_KIND, load_bundle)
+    if limit <= 0:
+        return served.artifact.version, []
     bundle = served.model
     history = history_of(user.pk, bundle.track_ids)
     heard = _heard_weights(user, bundle)
@@ -72,24 +78,31 @@ def recommend_for(
         include_generated = preferences.get("include_generated", True)
     allowed = recommendable_tracks(user, include_generated=include_generated)
     left_out = _left_out_by_feedback(user, include_heard)
-    never = _never_offered(served, include_generated, left_out)
+    avoided = set(preferences.get("avoid_styles", []))
+    never = _never_offered(served, user, include_generated, left_out, avoided)
     if history.is_empty and not heard:
         spread = diversity > 0
 
-        def pick(depth: int) -> tuple[Ranked, Explain]:
+        def pick(depth: int | None) -> tuple[Ranked, Explain]:
             return _starter_picks(bundle, allowed, never, depth, spread=spread)
     else:
         pick = _personal_picker(
             bundle, user, history, heard, allowed, never, include_heard, diversity
         )
-    avoided = set(preferences.get("avoid_styles", []))
     depth = limit * CANDIDATE_FACTOR
-    while True:
+    for _ in range(DIVERSE_PASSES):
         ranked, explain = pick(depth)
         results = _offer(ranked, explain, allowed, avoided, left_out, limit)
         if len(results) == limit or depth >= len(bundle.track_ids):
             return served.artifact.version, results
         depth *= CANDIDATE_FACTOR
+    ranked, explain = pick(None)
+    return served.artifact.version, _offer(ranked, explain, allowed, avoided, left_out, limit)
+
+
+# Tracks read from the database at a time while filling a list (also below SQLite's limit
+# on query parameters).
+_READ_CHUNK = 2000
 
 
 def _offer(
@@ -101,53 +114,77 @@ def _offer(
     limit: int,
 ) -> list[Recommendation]:
     """The first ``limit`` of ``ranked`` that the person may be offered, each once."""
-    by_id = allowed.in_bulk([track_id for track_id, _ in ranked])
     taken = set(left_out)
     results: list[Recommendation] = []
-    for track_id, score in ranked:
-        track = by_id.get(track_id)
-        if track is None or track.style in avoided or track_id in taken:
-            continue
-        taken.add(track_id)
-        results.append(Recommendation(track, score, explain(track)))
-        if len(results) == limit:
-            break
+    for start in range(0, len(ranked), _READ_CHUNK):
+        chunk = ranked[start : start + _READ_CHUNK]
+        by_id = allowed.in_bulk([track_id for track_id, _ in chunk])
+        for track_id, score in chunk:
+            track = by_id.get(track_id)
+            if track is None or track.style in avoided or track_id in taken:
+                continue
+            taken.add(track_id)
+            results.append(Recommendation(track, score, explain(track)))
+            if len(results) == limit:
+                return results
     return results
 
 
 def _never_offered(
-    served: LoadedArtifact[TasteBundle], include_generated: bool, left_out: set[int]
+    served: LoadedArtifact[TasteBundle],
+    user: AbstractBaseUser,
+    include_generated: bool,
+    left_out: set[int],
+    avoided: set[str],
 ) -> np.ndarray:
     """Model columns to leave out before ranking (a boolean mask): listening-history-only
-    tracks, generated ones when unwanted, and tracks the person's feedback rules out."""
+    tracks, generated ones when unwanted, avoided styles, the person's own tracks and those
+    their feedback rules out. (Visibility is checked again after ranking: it can change.)"""
     bundle = served.model
     never = np.zeros(len(bundle.track_ids), dtype=bool)
-    by_origin = _origin_columns(served)
-    never[by_origin[Origin.EXTERNAL]] = True
+    groups = _column_groups(served)
+    never[groups[Origin.EXTERNAL]] = True
     if not include_generated:
-        never[by_origin[Origin.GENERATED]] = True
-    never[_columns_of(bundle, np.fromiter(left_out, dtype=np.int64))] = True
+        never[groups[Origin.GENERATED]] = True
+    for style in avoided:
+        never[groups.get(f"style:{style}", _NO_COLUMNS)] = True
+    own = Track.objects.filter(owner_id=user.pk).values_list("pk", flat=True)
+    never[_columns_of(bundle, np.fromiter([*left_out, *own], dtype=np.int64))] = True
     return never
 
 
-_ORIGIN_COLUMNS: dict[str, dict[str, np.ndarray]] = {}
+_NO_COLUMNS = np.zeros(0, dtype=np.int64)
+_COLUMN_GROUPS: dict[str, dict[str, np.ndarray]] = {}
 
 
-def _origin_columns(served: LoadedArtifact[TasteBundle]) -> dict[str, np.ndarray]:
-    """The model's columns of external and of generated tracks. A track's origin never
-    changes, so this is read once per model version in each process."""
+def _column_groups(served: LoadedArtifact[TasteBundle]) -> dict[str, np.ndarray]:
+    """The model's columns of external tracks, of generated ones and of each style
+    (``"style:<name>"``). Origins never change and styles rarely do (the filters after
+    ranking catch that), so this is read once per model version in each process."""
     version = served.artifact.version
-    columns = _ORIGIN_COLUMNS.get(version)
-    if columns is None:
+    groups = _COLUMN_GROUPS.get(version)
+    if groups is None:
         bundle = served.model
         newest = int(bundle.track_ids.max()) if len(bundle.track_ids) else 0
-        columns = {}
-        for origin in (Origin.EXTERNAL, Origin.GENERATED):
-            ids = Track.objects.filter(origin=origin, pk__lte=newest).values_list("pk", flat=True)
-            columns[origin] = _columns_of(bundle, np.fromiter(ids, dtype=np.int64))
-        _ORIGIN_COLUMNS.clear()  # one version serves at a time
-        _ORIGIN_COLUMNS[version] = columns
-    return columns
+        known = Track.objects.filter(pk__lte=newest)
+        members: dict[str, list[int]] = {
+            Origin.EXTERNAL: list(
+                known.filter(origin=Origin.EXTERNAL).values_list("pk", flat=True)
+            ),
+            Origin.GENERATED: [],
+        }
+        playable = known.exclude(origin=Origin.EXTERNAL).values_list("pk", "origin", "style")
+        for track_id, origin, style in playable.iterator(chunk_size=20_000):
+            if origin == Origin.GENERATED:
+                members[Origin.GENERATED].append(track_id)
+            members.setdefault(f"style:{style}", []).append(track_id)
+        groups = {
+            name: _columns_of(bundle, np.array(ids, dtype=np.int64))
+            for name, ids in members.items()
+        }
+        _COLUMN_GROUPS.clear()  # one version serves at a time
+        _COLUMN_GROUPS[version] = groups
+    return groups
 
 
 def _columns_of(bundle: TasteBundle, track_ids: np.ndarray) -> np.ndarray:
@@ -166,57 +203,66 @@ def _personal_picker(
     never: np.ndarray,
     include_heard: bool,
     diversity: float,
-) -> Callable[[int], tuple[Ranked, Explain]]:
-    """Ranks ``depth`` of the model's picks in its own (diversified) order, with tracks newer
-    than the model merged in by score."""
+) -> Callable[[int | None], tuple[Ranked, Explain]]:
+    """Ranks ``depth`` of the model's picks, tracks newer than the model among them, in the
+    model's own (diversified) order."""
     vector = np.asarray(bundle.taste.conditioning_vector(history), dtype=np.float32)
     row = _history_row(bundle, heard)
-    fresh = sorted(
-        _new_track_candidates(bundle, allowed, row, vector, heard, include_heard),
-        key=lambda c: -c[1],
-    )
+    fresh_ids, fresh_vectors = _new_tracks(bundle, allowed, heard, include_heard)
     favourite_style = STYLES[int(np.argmax(split_vector(vector)[0]))]
     seeds = _top_heard_tracks(user)
 
     def explain(track: Track) -> str:
         return _reason(bundle, track, favourite_style, seeds)
 
-    def pick(depth: int) -> tuple[Ranked, Explain]:
-        from_model = _model_candidates(bundle, row, vector, never, depth, include_heard, diversity)
-        return _merge_by_score(from_model, fresh), explain
+    def pick(depth: int | None) -> tuple[Ranked, Explain]:
+        """The first ``depth`` candidates; every one, by relevance alone, for ``None``."""
+        found = bundle.recommender.recommend(
+            None,
+            n=len(bundle.track_ids) + len(fresh_ids) if depth is None else depth,
+            exclude_seen=not include_heard,
+            diversity=0.0 if depth is None else diversity,
+            user_items=row,
+            user_vector=vector,
+            excluded=np.flatnonzero(never),
+            new_item_vectors=fresh_vectors,
+        )
+        ids = np.concatenate([bundle.track_ids, np.asarray(fresh_ids, dtype=np.int64)])
+        ranked = [
+            (int(ids[item]), float(score))
+            for item, score in zip(found.items, found.scores, strict=True)
+            if np.isfinite(score)
+        ]
+        return ranked, explain
 
     return pick
 
 
-def _merge_by_score(first: Ranked, second: Ranked) -> Ranked:
-    """Merge two ranked lists, keeping each list's own order: at every step the head with
-    the higher score goes next (ties to ``first``)."""
-    merged: Ranked = []
-    i = j = 0
-    while i < len(first) or j < len(second):
-        if j == len(second) or (i < len(first) and first[i][1] >= second[j][1]):
-            merged.append(first[i])
-            i += 1
-        else:
-            merged.append(second[j])
-            j += 1
-    return merged
-
-
 def _starter_picks(
-    bundle: TasteBundle, allowed: QuerySet[Track], never: np.ndarray, depth: int, *, spread: bool
+    bundle: TasteBundle,
+    allowed: QuerySet[Track],
+    never: np.ndarray,
+    depth: int | None,
+    *,
+    spread: bool,
 ) -> tuple[Ranked, Explain]:
-    """Most-listened first; with ``spread``, each style in turn gives its next most-listened
-    track, so that a newcomer sees the breadth of the catalog."""
+    """Most-listened first (then the tracks newer than the model, newest first); with
+    ``spread``, each style in turn gives its next track, so that a newcomer sees the breadth
+    of the catalog. ``depth`` bounds how many are considered; ``None``: all of them."""
     popularity = bundle.recommender.popularity
     order = np.argsort(-popularity, kind="stable")
-    order = order[~never[order]][: depth * len(STYLES)]
+    order = order[~never[order]]
+    if depth is not None:
+        order = order[: depth * len(STYLES)]
     ranked = [(int(bundle.track_ids[column]), float(popularity[column])) for column in order]
-    if len(ranked) < depth:
-        known = [track_id for track_id, _ in ranked]
-        newest = allowed.exclude(pk__in=known).order_by("-pk")[:depth]
-        ranked += [(track_id, 0.0) for track_id in newest.values_list("pk", flat=True)]
-    style_of = dict(allowed.filter(pk__in=[t for t, _ in ranked]).values_list("pk", "style"))
+    if depth is None or len(ranked) < depth:
+        newest_known = int(bundle.track_ids.max()) if len(bundle.track_ids) else 0
+        newer = allowed.filter(pk__gt=newest_known).order_by("-pk").values_list("pk", flat=True)
+        ranked += [(track_id, 0.0) for track_id in (newer if depth is None else newer[:depth])]
+    style_of: dict[int, str] = {}
+    for start in range(0, len(ranked), _READ_CHUNK):
+        chunk = [track_id for track_id, _ in ranked[start : start + _READ_CHUNK]]
+        style_of.update(allowed.filter(pk__in=chunk).values_list("pk", "style"))
     ranked = [candidate for candidate in ranked if candidate[0] in style_of]
     if spread:
         ranked = _styles_in_turn(ranked, style_of)
@@ -266,56 +312,20 @@ def _history_row(bundle: TasteBundle, heard: dict[int, float]) -> sparse.csr_mat
     )
 
 
-def _model_candidates(
-    bundle: TasteBundle,
-    row: sparse.csr_matrix,
-    vector: np.ndarray,
-    never: np.ndarray,
-    depth: int,
-    include_heard: bool,
-    diversity: float,
-) -> Ranked:
-    found = bundle.recommender.recommend(
-        None,
-        n=min(len(bundle.track_ids), depth),
-        exclude_seen=not include_heard,
-        diversity=diversity,
-        user_items=row,
-        user_vector=vector,
-        excluded=np.flatnonzero(never),
-    )
-    return [
-        (int(bundle.track_ids[item]), float(score))
-        for item, score in zip(found.items, found.scores, strict=True)
-        if np.isfinite(score)
-    ]
-
-
-def _new_track_candidates(
-    bundle: TasteBundle,
-    allowed: QuerySet[Track],
-    row: sparse.csr_matrix,
-    vector: np.ndarray,
-    heard: dict[int, float],
-    include_heard: bool,
-) -> Ranked:
-    """Tracks newer than the model, scored by it as tracks nobody has listened to yet."""
+def _new_tracks(
+    bundle: TasteBundle, allowed: QuerySet[Track], heard: dict[int, float], include_heard: bool
+) -> tuple[list[int], np.ndarray]:
+    """Ids and style vectors of the offerable tracks newer than the model."""
     newest_known = int(bundle.track_ids.max()) if len(bundle.track_ids) else 0
     fresh = [
-        (track_id, style_vector)
+        (track_id, track_vector(style_vector))
         for track_id, style_vector in allowed.filter(pk__gt=newest_known).values_list(
             "pk", "style_vector"
         )
         if include_heard or track_id not in heard
     ]
-    if not fresh:
-        return []
-    scores = bundle.recommender.score_new_items(
-        np.stack([track_vector(style_vector) for _, style_vector in fresh]),
-        user_items=row,
-        user_vector=vector,
-    )
-    return [(track_id, float(score)) for (track_id, _), score in zip(fresh, scores, strict=True)]
+    vectors = np.stack([v for _, v in fresh]) if fresh else np.zeros((0, VECTOR_DIM), np.float32)
+    return [track_id for track_id, _ in fresh], vectors.astype(np.float32)
 
 
 def _top_heard_tracks(user: AbstractBaseUser) -> list[Track]:

@@ -18,6 +18,7 @@ from scipy import sparse
 from artifacts.models import ModelArtifact
 from artifacts.services import (
     ArtifactUnavailable,
+    LoadedArtifact,
     health,
     load_active,
     new_version_name,
@@ -77,10 +78,12 @@ def taste_retraining_is_due() -> bool:
     there is no model yet and a catalog to fit on)."""
     if settings.TASTE_RETRAIN_INTERVAL_S <= 0:
         return False
-    active = ModelArtifact.objects.filter(kind=TASTE_KIND, is_active=True).first()
-    if active is None:
+    # The newest version, not the active one: after a rollback to an older version only
+    # data newer than the last fit makes a refit due.
+    newest = ModelArtifact.objects.filter(kind=TASTE_KIND).order_by("-created_at").first()
+    if newest is None:
         return Track.objects.exists()
-    since = active.created_at
+    since = newest.created_at
     return (
         Listen.objects.filter(created_at__gt=since).exists()
         or FeedbackEvent.objects.filter(created_at__gt=since).exists()
@@ -186,24 +189,33 @@ def refresh_taste(profile: Profile) -> None:
         served = load_active(TASTE_KIND, load_bundle)
     except ArtifactUnavailable:
         return
+    _refresh_by(served, profile)
+
+
+def refresh_stale_taste(profile: Profile) -> None:
+    """:func:`refresh_taste` when the stored taste was never computed, is by another version
+    than the one serving (a rollback, say), or listens or feedback arrived after it."""
+    try:
+        served = load_active(TASTE_KIND, load_bundle)
+    except ArtifactUnavailable:
+        return
+    since = profile.taste_updated_at
+    if (
+        since is None
+        or profile.taste_model_version != served.artifact.version
+        or Listen.objects.filter(user_id=profile.user_id, created_at__gt=since).exists()
+        or FeedbackEvent.objects.filter(user_id=profile.user_id, created_at__gt=since).exists()
+    ):
+        _refresh_by(served, profile)
+
+
+def _refresh_by(served: LoadedArtifact, profile: Profile) -> None:
     bundle: TasteBundle = served.model
     vector = bundle.taste.conditioning_vector(history_of(profile.user_id, bundle.track_ids))
     _store_vector(profile.user, vector, served.artifact.version)
     profile.refresh_from_db(
         fields=["taste_vector", "taste_styles", "taste_model_version", "taste_updated_at"]
     )
-
-
-def refresh_stale_taste(profile: Profile) -> None:
-    """:func:`refresh_taste` when the stored taste was never computed or listens or feedback
-    arrived after it."""
-    since = profile.taste_updated_at
-    if since is not None and not (
-        Listen.objects.filter(user_id=profile.user_id, created_at__gt=since).exists()
-        or FeedbackEvent.objects.filter(user_id=profile.user_id, created_at__gt=since).exists()
-    ):
-        return
-    refresh_taste(profile)
 
 
 def holdout_metrics(data: TrainingData, k: int = 10) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 Every recommender is fitted on raw interaction weights (play counts) and answers:
 
 * ``fit(user_items, item_vectors=None)``
-* ``recommend(user_index, n, exclude_seen=True, diversity=0.0, user_items=None, user_vector=None)``
+* ``recommend(user_index, n, exclude_seen=True, diversity=0.0, user_items=None,
+  user_vector=None, excluded=None, new_item_vectors=None)``
 * ``similar_items(item_index, n)``
 * ``score_users(user_indices)`` — dense scores for a batch, used by offline evaluation.
 
@@ -85,20 +86,29 @@ def _scale_rows_by_max(scores: np.ndarray) -> np.ndarray:
     return scores / peaks
 
 
+# Ridge on the content variance: where the person's items barely differ in content, the
+# line's slope is noise, and it should not send new items to either end of the range.
+_CONTENT_VARIANCE_RIDGE = 1e-3
+
+
 def _predict_from_content(
     content: np.ndarray, scores: np.ndarray, new_content: np.ndarray
 ) -> np.ndarray:
-    """Per row (user), the least-squares line of ``scores`` on ``content`` (one column per
-    item) evaluated at ``new_content``, clipped to the row's range of ``scores``."""
+    """Per row (user), the ridge-damped least-squares line of ``scores`` on ``content`` (one
+    column per item) at ``new_content`` (clipped to the row's content range), clipped to the
+    row's range of ``scores``."""
     if content.shape[1] == 0:
         return np.zeros_like(new_content)
     content_mean = content.mean(axis=1, keepdims=True)
     score_mean = scores.mean(axis=1, keepdims=True)
     centred = content - content_mean
-    slope = (centred * (scores - score_mean)).mean(axis=1, keepdims=True) / np.maximum(
-        (centred * centred).mean(axis=1, keepdims=True), _EPSILON
+    slope = (centred * (scores - score_mean)).mean(axis=1, keepdims=True) / (
+        (centred * centred).mean(axis=1, keepdims=True) + _CONTENT_VARIANCE_RIDGE
     )
-    predicted = score_mean + slope * (new_content - content_mean)
+    within = np.clip(
+        new_content, content.min(axis=1, keepdims=True), content.max(axis=1, keepdims=True)
+    )
+    predicted = score_mean + slope * (within - content_mean)
     return np.clip(predicted, scores.min(axis=1, keepdims=True), scores.max(axis=1, keepdims=True))
 
 
@@ -124,6 +134,8 @@ def maximal_marginal_relevance(
     ``relevance`` is rescaled to [0, 1] over the candidates so that ``diversity`` means the same
     for every model; ``unit_vectors`` are the candidates' L2-normalized item vectors.
     """
+    if len(candidates) == 0:
+        return candidates
     spread = relevance.max() - relevance.min()
     relevance = (relevance - relevance.min()) / max(spread, _EPSILON)
     closest = np.full(len(candidates), -1.0, dtype=np.float32)
@@ -196,6 +208,7 @@ class Recommender(ABC):
         user_items: sparse.spmatrix | None = None,
         user_vector: np.ndarray | None = None,
         excluded: np.ndarray | None = None,
+        new_item_vectors: np.ndarray | None = None,
     ) -> Recommendations:
         """Top ``n`` items for a user.
 
@@ -204,14 +217,17 @@ class Recommender(ABC):
         stored history, so recent listens count without refitting; ``user_vector`` is the
         user's conditioning vector for content blending. ``diversity`` in [0, 1] trades
         relevance for variety (0: pure relevance). Items in ``excluded`` (indices) are never
-        offered, so that ``n`` items the caller can use come back.
+        offered, so that ``n`` items the caller can use come back. ``new_item_vectors`` (one
+        content vector per row) are items added since the fit, ranked with the others as
+        items nobody has listened to yet: indices from ``n_items`` on are its rows.
         """
         if not 0.0 <= diversity <= 1.0:
             raise ValueError(f"diversity must be in [0, 1], got {diversity}")
         row = self._history_row(user_index, user_items)
         vectors = None if user_vector is None else np.asarray(user_vector, np.float32)[None, :]
         index = np.array([-1 if user_index is None else user_index], dtype=np.int64)
-        scores = np.asarray(self._score(index, row, vectors)[0], dtype=np.float32)
+        new = None if new_item_vectors is None else np.asarray(new_item_vectors, np.float32)
+        scores = np.asarray(self._score_one(index, row, vectors, new), dtype=np.float32)
         if exclude_seen:
             scores[row.indices] = -np.inf
         if excluded is not None:
@@ -220,11 +236,28 @@ class Recommender(ABC):
             best = _top_n(scores, n)
             return Recommendations(best, scores[best])
         candidates = _top_n(scores, max(_MMR_MIN_CANDIDATES, n * _MMR_CANDIDATES_PER_ITEM))
-        unit_vectors = _normalize_rows(self._diversity_vectors()[candidates])
+        if candidates.size == 0:  # everything excluded
+            return Recommendations(candidates, scores[candidates])
+        diversity_vectors = self._diversity_vectors()
+        if new is not None:
+            diversity_vectors = np.vstack([diversity_vectors, new])
+        unit_vectors = _normalize_rows(diversity_vectors[candidates])
         chosen = maximal_marginal_relevance(
             candidates, scores[candidates], unit_vectors, n, diversity
         )
         return Recommendations(chosen, scores[chosen])
+
+    def _score_one(
+        self,
+        index: np.ndarray,
+        row: sparse.csr_matrix,
+        vectors: np.ndarray | None,
+        new_item_vectors: np.ndarray | None,
+    ) -> np.ndarray:
+        """One user's scores of the model's items, then of ``new_item_vectors``."""
+        if new_item_vectors is not None and len(new_item_vectors):
+            raise ValueError(f"{type(self).__name__} cannot score items added after the fit")
+        return self._score(index, row, vectors)[0]
 
     def similar_items(self, item_index: int, n: int = 10) -> Recommendations:
         """The ``n`` items most similar to ``item_index`` (itself left out)."""
@@ -294,13 +327,14 @@ class HybridEASERecommender(Recommender):
     otherwise the weighted mean of the vectors of the user's items. The final score is
     ``(1 - content_weight) · cf + content_weight · cosine``, with ``cf`` divided by the user's
     best CF score so that both terms live on the same [.., 1] scale. Items nobody had listened
-    to at fit time (new uploads, generated tracks) have no collaborative evidence: their ``cf``
-    is the one their content predicts for this user, from a least-squares line through the
-    other items' (cosine, cf) pairs, kept within those items' range, times
-    ``cold_item_share``. So a person whose listening follows one style gets that style's
-    unlistened tracks after its co-listened ones (evidence first) but before other styles,
-    and a person whose listening does not follow content gets them at an average ``cf``. A
-    tiny popularity term breaks ties, so a user with no history at all gets popular items.
+    to at fit time, and items added since (``recommend(new_item_vectors=...)``), have no
+    collaborative evidence: their ``cf`` is the one their content predicts for this user,
+    from a ridge-damped least-squares line through the other items' (cosine, cf) pairs,
+    kept within those items' range, times ``cold_item_share``. So a person whose listening
+    follows one style gets that style's unlistened tracks after its co-listened ones
+    (evidence first) but before other styles, and a person whose listening does not follow
+    content gets them at an average ``cf``. A tiny popularity term breaks ties, so a user
+    with no history at all gets popular items.
     """
 
     # Models stored before this setting existed unpickle without it: they get the default.
@@ -370,36 +404,43 @@ class HybridEASERecommender(Recommender):
     def _score(
         self, user_indices: np.ndarray, rows: sparse.csr_matrix, user_vectors: np.ndarray | None
     ) -> np.ndarray:
+        return self._blend(user_indices, rows, user_vectors, None)
+
+    def _score_one(
+        self,
+        index: np.ndarray,
+        row: sparse.csr_matrix,
+        vectors: np.ndarray | None,
+        new_item_vectors: np.ndarray | None,
+    ) -> np.ndarray:
+        return self._blend(index, row, vectors, new_item_vectors)[0]
+
+    def _blend(
+        self,
+        user_indices: np.ndarray,
+        rows: sparse.csr_matrix,
+        user_vectors: np.ndarray | None,
+        new_item_vectors: np.ndarray | None,
+    ) -> np.ndarray:
+        """Per user, the scores of the model's items, then of ``new_item_vectors`` (items
+        added since the fit, scored as items nobody had listened to)."""
         weighted = weight_interactions(rows, self.weighting)
         scores = _scale_rows_by_max(self._cf_scores(user_indices, rows, weighted))
-        content = self._content_scores(weighted, user_vectors)
-        if content is not None:
-            cold = self.popularity == 0
-            scores[:, cold] = self._cold_item_scores(content, scores, content[:, cold])
-            scores = (1.0 - self.content_weight) * scores + self.content_weight * content
-        return scores + self.popularity_tiebreak * self.popularity
-
-    def score_new_items(
-        self,
-        item_vectors: np.ndarray,
-        *,
-        user_items: sparse.spmatrix | None = None,
-        user_vector: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """Scores, for one user, of items added since the fit (``item_vectors``, one row each),
-        on the scale of :meth:`recommend`'s: as items nobody had listened to at fit time."""
+        new_count = 0 if new_item_vectors is None else len(new_item_vectors)
+        popularity = np.concatenate([self.popularity, np.zeros(new_count, dtype=np.float32)])
+        scores = np.hstack([scores, np.zeros((scores.shape[0], new_count), dtype=np.float32)])
         if self.unit_item_vectors is None or self.content_weight == 0.0:
-            return np.zeros(len(item_vectors), dtype=np.float32)
-        row = self._history_row(None, user_items)
-        weighted = weight_interactions(row, self.weighting)
-        scores = _scale_rows_by_max(self._cf_scores(np.array([-1]), row, weighted))
-        vectors = None if user_vector is None else np.asarray(user_vector, np.float32)[None, :]
-        unit_user = self._unit_user_vectors(weighted, vectors)
-        content = unit_user @ self.unit_item_vectors.T
-        new_content = unit_user @ _normalize_rows(np.asarray(item_vectors, np.float32)).T
-        predicted = self._cold_item_scores(content, scores, new_content)
-        blended = (1.0 - self.content_weight) * predicted + self.content_weight * new_content
-        return blended[0].astype(np.float32)
+            return scores + self.popularity_tiebreak * popularity
+        unit_users = self._unit_user_vectors(weighted, user_vectors)
+        content = unit_users @ self.unit_item_vectors.T
+        if new_count:
+            content = np.hstack([content, unit_users @ _normalize_rows(new_item_vectors).T])
+        cold = popularity == 0
+        scores[:, cold] = self.cold_item_share * _predict_from_content(
+            content[:, ~cold], scores[:, ~cold], content[:, cold]
+        )
+        blended = (1.0 - self.content_weight) * scores + self.content_weight * content
+        return blended + self.popularity_tiebreak * popularity
 
     def _cf_scores(
         self, user_indices: np.ndarray, rows: sparse.csr_matrix, weighted: sparse.csr_matrix
@@ -412,23 +453,6 @@ class HybridEASERecommender(Recommender):
         if self.cf_items.size:
             scores[:, self.cf_items] = np.asarray(weighted[:, self.cf_items] @ self.item_weights)
         return scores
-
-    def _cold_item_scores(
-        self, content: np.ndarray, scores: np.ndarray, new_content: np.ndarray
-    ) -> np.ndarray:
-        """Collaborative scores for items nobody had listened to at fit time, from the
-        content of those (``new_content``) and of the others, discounted by
-        ``cold_item_share``."""
-        listened = self.popularity > 0
-        predicted = _predict_from_content(content[:, listened], scores[:, listened], new_content)
-        return self.cold_item_share * predicted
-
-    def _content_scores(
-        self, weighted: sparse.csr_matrix, user_vectors: np.ndarray | None
-    ) -> np.ndarray | None:
-        if self.unit_item_vectors is None or self.content_weight == 0.0:
-            return None
-        return self._unit_user_vectors(weighted, user_vectors) @ self.unit_item_vectors.T
 
     def _unit_user_vectors(
         self, weighted: sparse.csr_matrix, user_vectors: np.ndarray | None

@@ -6,9 +6,9 @@ Each listen, feedback and explicit preference becomes evidence about styles and 
   recency decay), and negatively when skipped; repeats add up with diminishing returns
   (``log1p`` of a track's summed weight);
 * a love adds, a hate subtracts, a fixed amount of evidence for the track;
-* chosen styles and a tempo range add pseudo-listens in those styles and at that tempo:
-  ``preference_strength`` times the prior's own pseudo-count ``kappa``, so that what a person
-  says outweighs the population prior however much the population agrees.
+* chosen styles and a tempo range reshape the person's own prior: ``preference_strength``
+  parts of what they chose to one part of the population's taste. A newcomer's taste is
+  then mostly what they said; as their listening grows, it outweighs what they said.
 
 Empirical Bayes shrinkage: a user's style weights are the posterior mean under a Dirichlet-like
 prior ``(evidence + kappa * prior) / (|evidence| + kappa)``. The population prior (the mean
@@ -105,6 +105,9 @@ class Evidence:
 class TasteModel:
     """Fit on every user's history and the track style vectors; then ``conditioning_vector``."""
 
+    # Models stored before this setting existed unpickle without it: they get the default.
+    preference_strength: float = 2.0
+
     def __init__(
         self,
         half_life_days: float = 90.0,
@@ -139,7 +142,7 @@ class TasteModel:
             raise ValueError(f"track_vectors must be (n_tracks, {VECTOR_DIM})")
         self.track_vectors = track_vectors
         self.now = now if now is not None else _latest_listen(histories)
-        evidences = [self._evidence(history, stated=False) for history in histories]
+        evidences = [self._evidence(history) for history in histories]
         informed = [e for e in evidences if e.magnitude > 0]
         catalog_styles, catalog_attributes = (part.mean(axis=0) for part in _split(track_vectors))
         self.training_summary = {"users": len(histories), "users_with_history": len(informed)}
@@ -168,13 +171,23 @@ class TasteModel:
 
     def conditioning_vector(self, history: UserHistory) -> np.ndarray:
         """The user's 12-float vector: style weights summing to 1, attributes in [0, 1]."""
-        evidence = self._evidence(history, stated=True)
-        if evidence.magnitude == 0 and not evidence.attribute_weight.any():
+        evidence = self._evidence(history)
+        stated = history.preferences
+        if evidence.magnitude == 0 and stated == ExplicitPreferences():
             return self.prior_vector
         kappa = self.kappa
-        raw = (evidence.styles + kappa * self.prior_styles) / (evidence.magnitude + kappa)
+        prior_styles = self.prior_styles
+        if stated.styles:
+            chosen = style_weights_from_mapping(dict.fromkeys(stated.styles, 1.0))
+            prior_styles = _positive_simplex(prior_styles + self.preference_strength * chosen)
+        raw = (evidence.styles + kappa * prior_styles) / (evidence.magnitude + kappa)
         styles = _positive_simplex(raw)
         attribute_prior = self._attribute_prior(styles)
+        if stated.tempo_bpm_range is not None:
+            target = normalize_tempo(float(np.mean(stated.tempo_bpm_range)))
+            attribute_prior[_TEMPO] = (
+                attribute_prior[_TEMPO] + self.preference_strength * target
+            ) / (1.0 + self.preference_strength)
         attributes = (evidence.attribute_sum + kappa * attribute_prior) / (
             evidence.attribute_weight + kappa
         )
@@ -192,7 +205,7 @@ class TasteModel:
 
     def _attribute_prior(self, styles: np.ndarray) -> np.ndarray:
         if self.attribute_model is None:
-            return self.prior_attributes
+            return np.array(self.prior_attributes, dtype=float)
         return np.clip(self.attribute_model.predict(styles[None, :])[0], 0.0, 1.0)
 
     def _moment_matched_kappa(self, user_styles: np.ndarray) -> float:
@@ -227,8 +240,8 @@ class TasteModel:
         )
         return unique, repeats_damped + feedback
 
-    def _evidence(self, history: UserHistory, *, stated: bool) -> Evidence:
-        """What the history says; with ``stated``, the person's stated preferences too."""
+    def _evidence(self, history: UserHistory) -> Evidence:
+        """What the person did: listens and feedback (stated preferences shape the prior)."""
         tracks, weights = self._track_weights(history)
         vectors = self.track_vectors[tracks] if tracks.size else np.zeros((0, VECTOR_DIM))
         styles, attributes = _split(vectors)
@@ -237,16 +250,6 @@ class TasteModel:
         attribute_sum = positive @ attributes if tracks.size else np.zeros(len(ATTRIBUTES))
         attribute_weight = np.full(len(ATTRIBUTES), positive.sum())
         magnitude = float(np.abs(weights).sum())
-        preferences = history.preferences
-        pseudo_count = self.preference_strength * self.kappa if stated else 0.0
-        if preferences.styles and pseudo_count:
-            chosen = style_weights_from_mapping(dict.fromkeys(preferences.styles, 1.0))
-            style_evidence = style_evidence + pseudo_count * chosen
-            magnitude += pseudo_count
-        if preferences.tempo_bpm_range is not None and pseudo_count:
-            target = normalize_tempo(float(np.mean(preferences.tempo_bpm_range)))
-            attribute_sum[_TEMPO] += pseudo_count * target
-            attribute_weight[_TEMPO] += pseudo_count
         return Evidence(style_evidence, magnitude, attribute_sum, attribute_weight)
 
 

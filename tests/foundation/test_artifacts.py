@@ -90,7 +90,7 @@ def test_a_corrupted_active_file_falls_back_to_the_previous_version(tmp_path):
 def test_the_fallback_is_loaded_once_until_the_active_file_changes(tmp_path):
     register(tmp_path, '{"v": 1}')
     newest = register(tmp_path, '{"v": 2}')
-    artifact_path(newest).write_text("[broken]")
+    artifact_path(newest).write_text("[broken!]")
     loads: list[Path] = []
 
     def counting_loader(path: Path) -> dict:
@@ -152,3 +152,14 @@ def test_pruning_keeps_the_active_version_and_the_newest_fallbacks(tmp_path):
     assert not artifact_path(versions[0]).exists() and artifact_path(versions[3]).exists()
     with pytest.raises(ValueError, match="is active"):
         delete_artifact(ModelArtifact.objects.get(is_active=True))
+
+
+def test_pruning_keeps_the_version_rolled_back_to(tmp_path):
+    versions = [register(tmp_path, f'{{"v": {n}}}') for n in range(4)]
+    activate_artifact(artifact=versions[0], loader=load_json)  # rollback to the oldest
+    newest = register(tmp_path, '{"v": 4}')  # the next training run
+    assert prune_versions("demo", keep=2) == [v.version for v in versions[3:0:-1]]
+    assert set(ModelArtifact.objects.values_list("version", flat=True)) == {
+        newest.version,
+        versions[0].version,
+    }

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from catalog.midi.style_space import STYLES
 from generation.ml.sampling import STYLE_INSTRUMENTS
 from generation.models import GenerationRequest
-from generation.services import MIN_FILLED_SHARE
+from generation.services import LENGTH_ROUNDS, MIN_FILLED_SHARE
 from jobs.models import JobStatus
 from jobs.runner import run_job
 from tests.helpers import client_for
@@ -169,6 +169,10 @@ def test_any_seed_a_piece_shows_can_be_asked_for(tiny_world, make_user):
     client = client_for(make_user("composer"))
     accepted = client.post(GENERATIONS, {"count": 1, "bars": 4, "seed": 2**32 - 1}, format="json")
     assert accepted.status_code == 202, accepted.json()
+    run_pending_jobs()
+    job = client.get(accepted.json()["url"]).json()
+    assert job["status"] == "succeeded", job["error"]
+    assert job["tracks"][0]["provenance"]["seed"] == 2**32 - 1
     too_big = client.post(GENERATIONS, {"count": 1, "seed": 2**32}, format="json")
     assert too_big.status_code == 400 and "seed" in too_big.json()
 
@@ -218,3 +222,17 @@ def test_pieces_fill_the_bars_asked_for_and_sound_like_their_style(tiny_world, m
         ]
         expected = [STYLE_INSTRUMENTS[track["style"]][v] for v in voices]
         assert programs == expected, track["style"]
+
+
+def test_when_no_candidate_fills_the_length_the_longest_is_kept(
+    tiny_world, make_user, monkeypatch, caplog
+):
+    monkeypatch.setattr("generation.services.MIN_FILLED_SHARE", 1.5)  # nothing can fill it
+    client = client_for(make_user("composer"))
+    accepted = client.post(GENERATIONS, {"count": 1, "bars": 4, "seed": 3}, format="json")
+    with caplog.at_level("INFO", logger="generation.services"):
+        run_pending_jobs()
+    job = client.get(accepted.json()["url"]).json()
+    assert job["status"] == "succeeded", job["error"]
+    stopped_early = [r for r in caplog.records if "stops early" in r.getMessage()]
+    assert len(stopped_early) == LENGTH_ROUNDS  # then no more rounds for length

@@ -18,7 +18,8 @@ from jobs.runner import run_job
 from jobs.services import submit_due_periodic_jobs
 from profiles.models import Listen, Profile
 from recommender.dataset import load_training_data
-from recommender.services import TASTE_KIND, load_bundle, store_tastes
+from recommender.selectors import recommend_for
+from recommender.services import TASTE_KIND, load_bundle, store_tastes, taste_retraining_is_due
 from tests.helpers import client_for, wait_until
 
 pytestmark = pytest.mark.django_db
@@ -388,3 +389,32 @@ def test_old_versions_are_pruned_and_a_kept_one_can_be_activated_again(listeners
     assert fan.get(RECOMMENDATIONS).json()["model_version"] == older.version
     with pytest.raises(CommandError, match="no model version"):
         call_command("activate_model", "taste-nonesuch")
+    assert fan.get("/api/v1/me/").json()["taste"]["model_version"] == older.version
+    assert not taste_retraining_is_due()  # nothing new since the last fit: the rollback holds
+    listen(listeners[0][0], catalog_tracks(1))
+    assert taste_retraining_is_due()
+
+
+def catalog_tracks(count: int) -> list[Track]:
+    return list(Track.objects.order_by("-pk")[:count])
+
+
+def test_no_list_asked_for_is_an_empty_list_and_nothing_left_is_no_error(
+    listeners, catalog, make_user
+):
+    external = [make_track("fiddle", 500 + n, origin="external", is_public=False) for n in range(3)]
+    for fan in listeners[0]:
+        listen(fan, external)
+    call_command("train_taste")
+    newcomer = make_user("newcomer")
+    assert recommend_for(newcomer, limit=0)[1] == []
+    listen(newcomer, [t for tracks in catalog.values() for t in tracks])  # heard everything
+    make_track("folk", 600, is_public=True)  # newer than the model: the only unheard track
+    for diversity in (0, 0.2):
+        body = client_for(newcomer).get(RECOMMENDATIONS, {"diversity": diversity})
+        assert body.status_code == 200
+        assert [item["track"]["title"] for item in body.json()["results"]] == ["folk tune 600"]
+    playlist = client_for(newcomer).post(
+        "/api/v1/playlists/", {"length": 5, "generated_share": 1.0}, format="json"
+    )
+    assert playlist.status_code in (201, 202, 503), playlist.json()

@@ -297,6 +297,15 @@ def test_items_added_after_the_fit_score_like_items_nobody_had_listened_to():
     everything = model.recommend(None, n=40, user_items=history, exclude_seen=False)
     known = dict(zip(everything.items.tolist(), everything.scores.tolist(), strict=True))
     cold = [12, 33]
-    fresh = model.score_new_items(vectors[cold], user_items=history)
-    np.testing.assert_allclose(fresh, [known[item] for item in cold], rtol=1e-5)
-    assert fresh[0] > fresh[1]
+    with_new = model.recommend(
+        None, n=42, user_items=history, exclude_seen=False, new_item_vectors=vectors[cold]
+    )
+    scored = dict(zip(with_new.items.tolist(), with_new.scores.tolist(), strict=True))
+    np.testing.assert_allclose([scored[40], scored[41]], [known[12], known[33]], rtol=1e-5)
+    assert scored[40] > scored[41]  # the style this person listens to
+    diverse = model.recommend(
+        None, n=10, user_items=history, diversity=0.3, new_item_vectors=vectors[cold]
+    )
+    assert len(diverse) == 10
+    with pytest.raises(ValueError, match="cannot score items added after the fit"):
+        ALSRecommender(factors=4).fit(matrix).recommend(0, new_item_vectors=vectors[cold])

@@ -1,3 +1,5 @@
+import copy
+
 import numpy as np
 import pytest
 
@@ -168,3 +170,29 @@ def test_one_persons_stated_preferences_are_not_everyones_prior():
         without = TasteModel().fit(others or [UserHistory()], _catalog(), now=NOW)
         np.testing.assert_allclose(with_talker.prior_vector, without.prior_vector, atol=1e-6)
         assert _styles(with_talker.prior_vector)["fiddle"] < 0.3
+
+
+def test_a_long_history_outweighs_a_stated_style(model):
+    chorales = np.repeat(_tracks_of("chorale"), 20)
+    listener = UserHistory(listens=_listens(chorales))
+    ticked = UserHistory(listens=listener.listens, preferences=ExplicitPreferences(("fiddle",)))
+    before, after = (
+        _styles(model.conditioning_vector(listener)),
+        _styles(model.conditioning_vector(ticked)),
+    )
+    assert after["fiddle"] > before["fiddle"]
+    assert max(after, key=after.get) == "chorale"
+    newcomer = _styles(model.conditioning_vector(UserHistory(preferences=ticked.preferences)))
+    assert after["fiddle"] < newcomer["fiddle"] / 2  # what they did counts more and more
+
+
+def test_a_model_stored_before_preference_strength_existed_still_serves(model, tmp_path):
+    older = copy.deepcopy(model)
+    del older.__dict__["preference_strength"]  # as unpickled from an earlier version
+    save_artifact(older, tmp_path / "old.joblib", version="old")
+    loaded, _ = load_artifact(tmp_path / "old.joblib")
+    stated = UserHistory(preferences=ExplicitPreferences(("fiddle",)))
+    np.testing.assert_allclose(
+        loaded.conditioning_vector(stated), model.conditioning_vector(stated)
+    )
+    assert loaded.hyperparameters()["preference_strength"] == 2.0
