@@ -579,6 +579,7 @@ class HybridBlendRecommender(HybridEASERecommender):
                 regularization=self.factor_l2,
                 alpha=self.factor_alpha,
             )
+        self.factor_gram = self.item_factors.T @ self.item_factors
 
     def _cf_scores(
         self, user_indices: np.ndarray, rows: sparse.csr_matrix, weighted: sparse.csr_matrix
@@ -592,7 +593,11 @@ class HybridBlendRecommender(HybridEASERecommender):
 
     def _factor_scores(self, rows: sparse.csr_matrix) -> np.ndarray:
         histories = weight_interactions(rows, FACTOR_WEIGHTING)
-        user_factors = fold_in(histories, self.item_factors, self.factor_l2, self.factor_alpha)
+        if "factor_gram" not in self.__dict__:  # a model stored before it was kept
+            self.factor_gram = self.item_factors.T @ self.item_factors
+        user_factors = fold_in(
+            histories, self.item_factors, self.factor_l2, self.factor_alpha, self.factor_gram
+        )
         return user_factors @ self.item_factors.T
 
     def _user_side_scores(
@@ -688,12 +693,20 @@ def _conjugate_gradient(
 
 
 def fold_in(
-    histories: sparse.csr_matrix, item_factors: np.ndarray, regularization: float, alpha: float
+    histories: sparse.csr_matrix,
+    item_factors: np.ndarray,
+    regularization: float,
+    alpha: float,
+    factor_gram: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The exact least-squares user factors of each history row against fixed item factors."""
-    gram = item_factors.T @ item_factors + regularization * np.eye(
-        item_factors.shape[1], dtype=np.float32
-    )
+    """The exact least-squares user factors of each history row against fixed item factors.
+
+    ``factor_gram`` is ``item_factors.T @ item_factors`` when the caller keeps it: for a
+    100k-item catalog that product is most of the work of folding in one user.
+    """
+    if factor_gram is None:
+        factor_gram = item_factors.T @ item_factors
+    gram = factor_gram + regularization * np.eye(item_factors.shape[1], dtype=np.float32)
     solutions = np.zeros((histories.shape[0], item_factors.shape[1]), dtype=np.float32)
     for row in range(histories.shape[0]):
         begin, end = histories.indptr[row], histories.indptr[row + 1]
