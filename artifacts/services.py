@@ -85,24 +85,31 @@ def register_loader(kind: str, loader: Loader) -> None:
     _LOADERS[kind] = loader
 
 
-def activate_version(version: str) -> ModelArtifact:
-    """Make a stored version active again by name (a rollback), if its file still loads."""
-    artifact = ModelArtifact.objects.filter(version=version).first()
-    if artifact is None:
-        known = ", ".join(ModelArtifact.objects.values_list("version", flat=True)[:10])
-        raise ArtifactUnavailable(f"no model version {version!r} (newest: {known or 'none'})")
-    loader = _LOADERS.get(artifact.kind)
-    if loader is None:
-        raise ArtifactUnavailable(f"{version}: no app loads models of kind {artifact.kind!r}")
-    with training_lock(artifact.kind):  # not while a training run activates or prunes
-        return activate_artifact(artifact=artifact, loader=loader)
+def activate_version(version: str, on_wait: Callable[[], None] = lambda: None) -> ModelArtifact:
+    """Make a stored version active again by name (a rollback), if its file still loads.
+
+    Waits for a training run of the kind (``on_wait`` says so), which may activate or prune;
+    so it must not be called while holding ``training_lock``: that would wait forever."""
+    kind = ModelArtifact.objects.filter(version=version).values_list("kind", flat=True).first()
+    if kind is not None:
+        with training_lock(kind, on_wait):
+            artifact = ModelArtifact.objects.filter(version=version).first()  # still there?
+            if artifact is not None:
+                loader = _LOADERS.get(kind)
+                if loader is None:
+                    raise ArtifactUnavailable(f"{version}: no app loads models of kind {kind!r}")
+                return activate_artifact(artifact=artifact, loader=loader)
+    known = ", ".join(ModelArtifact.objects.values_list("version", flat=True)[:10])
+    raise ArtifactUnavailable(f"no model version {version!r} (newest: {known or 'none'})")
 
 
 def delete_artifact(artifact: ModelArtifact) -> None:
     """Remove an inactive version, its file with it."""
     deleted, _ = ModelArtifact.objects.filter(pk=artifact.pk, is_active=False).delete()
     if not deleted:
-        raise ValueError(f"{artifact.version} is active: activate another version first")
+        if ModelArtifact.objects.filter(pk=artifact.pk).exists():
+            raise ValueError(f"{artifact.version} is active: activate another version first")
+        return  # someone else deleted it meanwhile
     artifact_path(artifact).unlink(missing_ok=True)
 
 

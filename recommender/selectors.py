@@ -76,10 +76,15 @@ def recommend_for(
     preferences = preferences_of(user)
     if include_generated is None:
         include_generated = preferences.get("include_generated", True)
-    allowed = recommendable_tracks(user, include_generated=include_generated)
-    left_out = _left_out_by_feedback(user, include_heard)
+    ruled_out = _ruled_out_by_feedback(user, include_heard)
+    left_out = set(ruled_out)
     avoided = set(preferences.get("avoid_styles", []))
-    never = _never_offered(served, user, include_generated, left_out, avoided)
+    allowed = (
+        recommendable_tracks(user, include_generated=include_generated)
+        .exclude(style__in=avoided)
+        .exclude(pk__in=ruled_out)
+    )
+    never = _never_offered(served, user, include_generated, left_out)
     if history.is_empty and not heard:
         spread = diversity > 0
 
@@ -92,12 +97,12 @@ def recommend_for(
     depth = limit * CANDIDATE_FACTOR
     for _ in range(DIVERSE_PASSES):
         ranked, explain = pick(depth)
-        results = _offer(ranked, explain, allowed, avoided, left_out, limit)
-        if len(results) == limit or depth >= len(bundle.track_ids):
+        results = _offer(ranked, explain, allowed, limit)
+        if len(results) == limit:
             return served.artifact.version, results
         depth *= CANDIDATE_FACTOR
     ranked, explain = pick(None)
-    return served.artifact.version, _offer(ranked, explain, allowed, avoided, left_out, limit)
+    return served.artifact.version, _offer(ranked, explain, allowed, limit)
 
 
 # Tracks read from the database at a time while filling a list (also below SQLite's limit
@@ -106,22 +111,17 @@ _READ_CHUNK = 2000
 
 
 def _offer(
-    ranked: Ranked,
-    explain: Explain,
-    allowed: QuerySet[Track],
-    avoided: set[str],
-    left_out: set[int],
-    limit: int,
+    ranked: Ranked, explain: Explain, allowed: QuerySet[Track], limit: int
 ) -> list[Recommendation]:
     """The first ``limit`` of ``ranked`` that the person may be offered, each once."""
-    taken = set(left_out)
+    taken: set[int] = set()
     results: list[Recommendation] = []
     for start in range(0, len(ranked), _READ_CHUNK):
         chunk = ranked[start : start + _READ_CHUNK]
         by_id = allowed.in_bulk([track_id for track_id, _ in chunk])
         for track_id, score in chunk:
             track = by_id.get(track_id)
-            if track is None or track.style in avoided or track_id in taken:
+            if track is None or track_id in taken:
                 continue
             taken.add(track_id)
             results.append(Recommendation(track, score, explain(track)))
@@ -135,56 +135,39 @@ def _never_offered(
     user: AbstractBaseUser,
     include_generated: bool,
     left_out: set[int],
-    avoided: set[str],
 ) -> np.ndarray:
     """Model columns to leave out before ranking (a boolean mask): listening-history-only
-    tracks, generated ones when unwanted, avoided styles, the person's own tracks and those
-    their feedback rules out. (Visibility is checked again after ranking: it can change.)"""
+    tracks, generated ones when unwanted, the person's own tracks and those their feedback
+    rules out. (What can change, visibility and style, is checked after ranking.)"""
     bundle = served.model
     never = np.zeros(len(bundle.track_ids), dtype=bool)
-    groups = _column_groups(served)
-    never[groups[Origin.EXTERNAL]] = True
+    by_origin = _origin_columns(served)
+    never[by_origin[Origin.EXTERNAL]] = True
     if not include_generated:
-        never[groups[Origin.GENERATED]] = True
-    for style in avoided:
-        never[groups.get(f"style:{style}", _NO_COLUMNS)] = True
+        never[by_origin[Origin.GENERATED]] = True
     own = Track.objects.filter(owner_id=user.pk).values_list("pk", flat=True)
     never[_columns_of(bundle, np.fromiter([*left_out, *own], dtype=np.int64))] = True
     return never
 
 
-_NO_COLUMNS = np.zeros(0, dtype=np.int64)
-_COLUMN_GROUPS: dict[str, dict[str, np.ndarray]] = {}
+_ORIGIN_COLUMNS: dict[str, dict[str, np.ndarray]] = {}
 
 
-def _column_groups(served: LoadedArtifact[TasteBundle]) -> dict[str, np.ndarray]:
-    """The model's columns of external tracks, of generated ones and of each style
-    (``"style:<name>"``). Origins never change and styles rarely do (the filters after
-    ranking catch that), so this is read once per model version in each process."""
+def _origin_columns(served: LoadedArtifact[TasteBundle]) -> dict[str, np.ndarray]:
+    """The model's columns of external tracks and of generated ones. A track's origin never
+    changes, so this is read once per model version in each process."""
     version = served.artifact.version
-    groups = _COLUMN_GROUPS.get(version)
-    if groups is None:
+    columns = _ORIGIN_COLUMNS.get(version)
+    if columns is None:
         bundle = served.model
         newest = int(bundle.track_ids.max()) if len(bundle.track_ids) else 0
-        known = Track.objects.filter(pk__lte=newest)
-        members: dict[str, list[int]] = {
-            Origin.EXTERNAL: list(
-                known.filter(origin=Origin.EXTERNAL).values_list("pk", flat=True)
-            ),
-            Origin.GENERATED: [],
-        }
-        playable = known.exclude(origin=Origin.EXTERNAL).values_list("pk", "origin", "style")
-        for track_id, origin, style in playable.iterator(chunk_size=20_000):
-            if origin == Origin.GENERATED:
-                members[Origin.GENERATED].append(track_id)
-            members.setdefault(f"style:{style}", []).append(track_id)
-        groups = {
-            name: _columns_of(bundle, np.array(ids, dtype=np.int64))
-            for name, ids in members.items()
-        }
-        _COLUMN_GROUPS.clear()  # one version serves at a time
-        _COLUMN_GROUPS[version] = groups
-    return groups
+        columns = {}
+        for origin in (Origin.EXTERNAL, Origin.GENERATED):
+            ids = Track.objects.filter(origin=origin, pk__lte=newest).values_list("pk", flat=True)
+            columns[origin] = _columns_of(bundle, np.fromiter(ids, dtype=np.int64))
+        _ORIGIN_COLUMNS.clear()  # one version serves at a time
+        _ORIGIN_COLUMNS[version] = columns
+    return columns
 
 
 def _columns_of(bundle: TasteBundle, track_ids: np.ndarray) -> np.ndarray:
@@ -283,13 +266,11 @@ def _starter_reason(track: Track, listened: bool) -> str:
     return f"popular {style} to start with" if listened else f"a {style} pick to start with"
 
 
-def _left_out_by_feedback(user: AbstractBaseUser, include_heard: bool) -> set[int]:
-    """Hated tracks, always; loved ones too unless heard tracks are asked for, since a
-    person who loved a track knows it."""
+def _ruled_out_by_feedback(user: AbstractBaseUser, include_heard: bool) -> QuerySet[Feedback]:
+    """Ids of hated tracks, always; of loved ones too unless heard tracks are asked for,
+    since a person who loved a track knows it."""
     scores = [FeedbackScore.HATE] if include_heard else [FeedbackScore.HATE, FeedbackScore.LOVE]
-    return set(
-        Feedback.objects.filter(user=user, score__in=scores).values_list("track_id", flat=True)
-    )
+    return Feedback.objects.filter(user=user, score__in=scores).values_list("track_id", flat=True)
 
 
 def _heard_weights(user: AbstractBaseUser, bundle: TasteBundle) -> dict[int, float]:

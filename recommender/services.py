@@ -78,9 +78,14 @@ def taste_retraining_is_due() -> bool:
     there is no model yet and a catalog to fit on)."""
     if settings.TASTE_RETRAIN_INTERVAL_S <= 0:
         return False
-    # The newest version, not the active one: after a rollback to an older version only
-    # data newer than the last fit makes a refit due.
-    newest = ModelArtifact.objects.filter(kind=TASTE_KIND).order_by("-created_at").first()
+    # The newest version that served, not the active one: after a rollback to an older
+    # version only data newer than the last fit makes a refit due (and a fit whose version
+    # failed to activate is tried again).
+    newest = (
+        ModelArtifact.objects.filter(kind=TASTE_KIND, activated_at__isnull=False)
+        .order_by("-created_at")
+        .first()
+    )
     if newest is None:
         return Track.objects.exists()
     since = newest.created_at

@@ -418,3 +418,20 @@ def test_no_list_asked_for_is_an_empty_list_and_nothing_left_is_no_error(
         "/api/v1/playlists/", {"length": 5, "generated_share": 1.0}, format="json"
     )
     assert playlist.status_code in (201, 202, 503), playlist.json()
+
+
+def test_lists_are_full_when_tracks_newer_than_the_model_are_mostly_avoided(
+    listeners, catalog, make_user
+):
+    call_command("train_taste")
+    for n in range(20):
+        make_track("chorale", 700 + n)
+    for n in range(150):
+        make_track("fiddle", 800 + n)
+    avoid_fiddle = {"preferences": {"avoid_styles": ["fiddle"]}}
+    fan, newcomer = client_for(listeners[0][0]), client_for(make_user("newcomer"))
+    for client, limit in ((fan, 25), (newcomer, 20)):
+        client.patch("/api/v1/me/", avoid_fiddle, content_type="application/json")
+        body = client.get(RECOMMENDATIONS, {"limit": limit, "diversity": 0}).json()
+        styles = [item["track"]["style"] for item in body["results"]]
+        assert len(styles) == limit and "fiddle" not in styles

@@ -18,7 +18,10 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            artifact = activate_version(options["version"])
+            artifact = activate_version(
+                options["version"],
+                on_wait=lambda: self.stdout.write("waiting for a training run to finish"),
+            )
         except ArtifactUnavailable as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"activated {artifact.version} ({artifact.kind})")
