@@ -239,7 +239,7 @@ class Recommender(ABC):
         if candidates.size == 0:  # everything excluded
             return Recommendations(candidates, scores[candidates])
         diversity_vectors = self._diversity_vectors()
-        if new is not None:
+        if new is not None and len(new):
             diversity_vectors = np.vstack([diversity_vectors, new])
         unit_vectors = _normalize_rows(diversity_vectors[candidates])
         chosen = maximal_marginal_relevance(
