@@ -190,19 +190,16 @@ def _store_vector(user: Any, vector: np.ndarray, version: str) -> None:
 def refresh_taste(profile: Profile) -> None:
     """Recompute one person's stored taste by the active model, without refitting (after
     they state new preferences); before the first model there is nothing to recompute."""
-    try:
-        served = load_active(TASTE_KIND, load_bundle)
-    except ArtifactUnavailable:
-        return
-    _refresh_by(served, profile)
+    served = _serving()
+    if served is not None:
+        _refresh_by(served, profile)
 
 
 def refresh_stale_taste(profile: Profile) -> None:
     """:func:`refresh_taste` when the stored taste was never computed, is by another version
     than the one serving (a rollback, say), or listens or feedback arrived after it."""
-    try:
-        served = load_active(TASTE_KIND, load_bundle)
-    except ArtifactUnavailable:
+    served = _serving()
+    if served is None:
         return
     since = profile.taste_updated_at
     if (
@@ -212,6 +209,14 @@ def refresh_stale_taste(profile: Profile) -> None:
         or FeedbackEvent.objects.filter(user_id=profile.user_id, created_at__gt=since).exists()
     ):
         _refresh_by(served, profile)
+
+
+def _serving() -> LoadedArtifact | None:
+    """The taste model serving now; ``None`` before the first one (nothing to recompute)."""
+    try:
+        return load_active(TASTE_KIND, load_bundle)
+    except ArtifactUnavailable:
+        return None
 
 
 def _refresh_by(served: LoadedArtifact, profile: Profile) -> None:

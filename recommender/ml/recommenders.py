@@ -427,8 +427,10 @@ class HybridEASERecommender(Recommender):
         weighted = weight_interactions(rows, self.weighting)
         scores = _scale_rows_by_max(self._cf_scores(user_indices, rows, weighted))
         new_count = 0 if new_item_vectors is None else len(new_item_vectors)
-        popularity = np.concatenate([self.popularity, np.zeros(new_count, dtype=np.float32)])
-        scores = np.hstack([scores, np.zeros((scores.shape[0], new_count), dtype=np.float32)])
+        popularity = self.popularity
+        if new_count:  # no copies of the catalog's scores on the usual path
+            popularity = np.concatenate([popularity, np.zeros(new_count, dtype=np.float32)])
+            scores = np.hstack([scores, np.zeros((len(scores), new_count), dtype=np.float32)])
         if self.unit_item_vectors is None or self.content_weight == 0.0:
             return scores + self.popularity_tiebreak * popularity
         unit_users = self._unit_user_vectors(weighted, user_vectors)
