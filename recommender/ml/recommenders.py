@@ -20,7 +20,7 @@ from typing import Any, Literal, Self
 
 import numpy as np
 from scipy import sparse
-from scipy.linalg import lapack
+from scipy.linalg import blas, lapack
 from threadpoolctl import threadpool_limits
 
 Weighting = Literal["binary", "log", "rank"]
@@ -91,25 +91,32 @@ def _scale_rows_by_max(scores: np.ndarray) -> np.ndarray:
 _CONTENT_VARIANCE_RIDGE = 1e-3
 
 
-def _predict_from_content(
-    content: np.ndarray, scores: np.ndarray, new_content: np.ndarray
-) -> np.ndarray:
+def _predict_from_content(content: np.ndarray, scores: np.ndarray, cold: np.ndarray) -> np.ndarray:
     """Per row (user), the ridge-damped least-squares line of ``scores`` on ``content`` (one
-    column per item) at ``new_content`` (clipped to the row's content range), clipped to the
-    row's range of ``scores``."""
-    if content.shape[1] == 0:
-        return np.zeros_like(new_content)
-    content_mean = content.mean(axis=1, keepdims=True)
-    score_mean = scores.mean(axis=1, keepdims=True)
+    column per item) through the items that are not ``cold`` (a mask over the columns),
+    evaluated at every item's content (clipped to the row's content range over those items)
+    and clipped to their range of ``scores``. Masked sums instead of copies of the warm and
+    cold columns: on a 100k-item catalog the copies cost more than the line."""
+    warm = ~cold
+    count = int(warm.sum())
+    if count == 0:
+        return np.zeros_like(scores)
+    weights = warm.astype(content.dtype) / count
+    content_mean = (content @ weights)[:, None]
+    score_mean = (scores @ weights)[:, None]
     centred = content - content_mean
-    slope = (centred * (scores - score_mean)).mean(axis=1, keepdims=True) / (
-        (centred * centred).mean(axis=1, keepdims=True) + _CONTENT_VARIANCE_RIDGE
-    )
-    within = np.clip(
-        new_content, content.min(axis=1, keepdims=True), content.max(axis=1, keepdims=True)
-    )
-    predicted = score_mean + slope * (within - content_mean)
-    return np.clip(predicted, scores.min(axis=1, keepdims=True), scores.max(axis=1, keepdims=True))
+    covariance = (centred * (scores - score_mean)) @ weights
+    variance = (centred * centred) @ weights
+    slope = (covariance / (variance + _CONTENT_VARIANCE_RIDGE))[:, None]
+    within = np.clip(content, *_row_range(content, warm))
+    return np.clip(score_mean + slope * (within - content_mean), *_row_range(scores, warm))
+
+
+def _row_range(values: np.ndarray, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's smallest and largest value over the masked ``columns``."""
+    low = values.min(axis=1, where=columns, initial=np.inf, keepdims=True)
+    high = values.max(axis=1, where=columns, initial=-np.inf, keepdims=True)
+    return low, high
 
 
 def _top_n(scores: np.ndarray, n: int) -> np.ndarray:
@@ -438,9 +445,8 @@ class HybridEASERecommender(Recommender):
         if new_count:
             content = np.hstack([content, unit_users @ _normalize_rows(new_item_vectors).T])
         cold = popularity == 0
-        scores[:, cold] = self.cold_item_share * _predict_from_content(
-            content[:, ~cold], scores[:, ~cold], content[:, cold]
-        )
+        predicted = _predict_from_content(content, scores, cold)
+        np.copyto(scores, self.cold_item_share * predicted, where=cold)
         blended = (1.0 - self.content_weight) * scores + self.content_weight * content
         return blended + self.popularity_tiebreak * popularity
 
@@ -607,8 +613,8 @@ class HybridBlendRecommender(HybridEASERecommender):
     ) -> np.ndarray:
         if not len(self.cf_users):  # fitted before anyone listened: no neighbours to ask
             return np.zeros((weighted.shape[0], self.n_items), dtype=np.float32)
-        overlaps = np.asarray((self.neighbour_rows @ weighted.T).todense(), dtype=np.float32)
-        coefficients = self.user_precision @ overlaps
+        overlaps = np.asarray(self.neighbour_rows @ weighted.T.toarray(), dtype=np.float32)
+        coefficients = _symmetric_product(self.user_precision, overlaps)
         positions = np.minimum(np.searchsorted(self.cf_users, user_indices), len(self.cf_users) - 1)
         fitted = np.flatnonzero((user_indices >= 0) & (self.cf_users[positions] == user_indices))
         own = positions[fitted]
@@ -723,6 +729,17 @@ def fold_in(
 
 def _scale_rows_by_std(scores: np.ndarray) -> np.ndarray:
     return scores / np.maximum(scores.std(axis=1, keepdims=True), _EPSILON)
+
+
+def _symmetric_product(matrix: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """``matrix @ vectors`` for a symmetric float32 ``matrix``. One vector (a single user's
+    query) goes through BLAS symv, which reads half the matrix: the product is bound by
+    memory, so it takes about half the time of a general product."""
+    if vectors.shape[1] != 1 or matrix.dtype != np.float32:
+        return matrix @ vectors
+    # The transpose of a C-ordered symmetric matrix is the same matrix in Fortran order,
+    # which BLAS takes without a copy.
+    return blas.ssymv(1.0, matrix.T, vectors[:, 0])[:, None]
 
 
 def _invert_positive_definite(matrix: np.ndarray) -> np.ndarray:

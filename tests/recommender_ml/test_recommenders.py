@@ -196,6 +196,22 @@ def test_blend_scores_a_fresh_history_like_the_stored_one():
     assert np.allclose(stored.scores, fresh.scores, atol=1e-5)
 
 
+def test_one_persons_scores_equal_their_row_of_a_batch():
+    """One query takes other numerical paths (a half-matrix BLAS product, masked sums for the
+    tracks nobody played) than a batch does; the scores must not differ."""
+    rng = np.random.default_rng(0)
+    plays = (rng.random((30, 40)) < 0.25) * rng.integers(1, 9, (30, 40))
+    plays[:, 35:] = 0  # five tracks nobody has played
+    vectors = rng.random((40, 12)).astype(np.float32)
+    model = HybridBlendRecommender(l2=5.0, user_l2=5.0, factors=4)
+    model.fit(sparse.csr_matrix(plays.astype(np.float32)), vectors)
+    batch = model.score_users(np.arange(30))
+    for user in range(30):
+        alone = model.recommend(user, n=40, exclude_seen=False)
+        assert np.allclose(alone.scores, batch[user, alone.items], atol=1e-5)
+        assert set(alone.items.tolist()) >= {35, 36, 37, 38, 39}
+
+
 def test_user_side_follows_the_listening_of_similar_users():
     dense = np.zeros((41, 8), dtype=np.float32)
     dense[:20, [0, 1, 2]] = 1.0  # one crowd plays 0, 1, 2 and often 3
