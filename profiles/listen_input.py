@@ -16,6 +16,7 @@ from typing import Any
 
 from catalog.external import TrackMetadata
 from profiles.importers.rules import (
+    MAX_COUNT,
     MAX_LISTEN_BYTES,
     MAX_NAME_CHARS,
     MAX_SOURCE_CHARS,
@@ -62,7 +63,6 @@ class ListenProblems(Exception):
         self.problems = problems
 
 
-MAX_COUNT = 2**31 - 1
 MAX_ID = 2**63 - 1
 COUNT_MESSAGE = f"Expected an integer from 0 to {MAX_COUNT}."
 # ListenBrainz's limits on what additional_info may hold.

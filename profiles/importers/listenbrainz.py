@@ -8,7 +8,7 @@ from typing import Any, TextIO
 
 from profiles.importers.jsonstream import iter_json_items
 from profiles.importers.records import ImportRecord, SkippedLine, checked_listen
-from profiles.importers.rules import from_unix, parse_iso
+from profiles.importers.rules import MAX_COUNT, from_unix, parse_iso
 
 
 def parse_listenbrainz(stream: TextIO, *, now: datetime) -> Iterator[ImportRecord]:
@@ -39,7 +39,9 @@ def listen_from_listenbrainz(number: int, value: Any, *, now: datetime) -> Impor
         listened_at=listened_at,
         now=now,
         album=str(metadata.get("release_name") or ""),
-        ms_played=duration_ms if isinstance(duration_ms, int) and duration_ms >= 0 else None,
+        ms_played=duration_ms
+        if isinstance(duration_ms, int) and 0 <= duration_ms <= MAX_COUNT
+        else None,
         recording_mbid=str(recording_mbid or ""),
     )
 

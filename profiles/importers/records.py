@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from profiles.importers.rules import MAX_NAME_CHARS, listened_at_problem
+from profiles.importers.rules import MAX_COUNT, MAX_NAME_CHARS, listened_at_problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,12 +63,18 @@ def checked_listen(
     problem = listened_at_problem(listened_at, now)
     if problem:
         return SkippedLine(line, problem)
+    ms_played = details.get("ms_played")
+    if isinstance(ms_played, int) and not 0 <= ms_played <= MAX_COUNT:
+        return SkippedLine(line, f"ms_played outside 0..{MAX_COUNT}")
     return ParsedListen(
         line=line,
         artist_name=_storable(artist_name),
         track_name=_storable(track_name),
         listened_at=listened_at,
-        **details,  # type: ignore[arg-type]
+        **{  # type: ignore[arg-type]
+            name: _storable(value) if isinstance(value, str) else value
+            for name, value in details.items()
+        },
     )
 
 

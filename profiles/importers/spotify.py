@@ -8,12 +8,12 @@ shorter than 30 s that ended because the person skipped it is recorded as a skip
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TextIO
 
 from profiles.importers.jsonstream import iter_json_items
 from profiles.importers.records import ImportRecord, SkippedLine, checked_listen
-from profiles.importers.rules import parse_iso
+from profiles.importers.rules import parse_iso, started_at
 
 SKIP_THRESHOLD_MS = 30_000
 SKIP_END_REASONS = frozenset({"fwdbtn", "backbtn"})
@@ -38,7 +38,7 @@ def listen_from_spotify(number: int, row: Any, *, now: datetime) -> ImportRecord
     if not isinstance(ms_played, int) or isinstance(ms_played, bool) or ms_played < 0:
         return SkippedLine(number, "ms_played missing or negative")
     try:
-        ended_at = parse_iso(str(row.get("ts")))
+        listened_at = started_at(parse_iso(str(row.get("ts"))), ms_played)
     except ValueError:
         return SkippedLine(number, "ts missing or not an ISO 8601 time")
     ended_by_skip = bool(row.get("skipped")) or row.get("reason_end") in SKIP_END_REASONS
@@ -46,7 +46,7 @@ def listen_from_spotify(number: int, row: Any, *, now: datetime) -> ImportRecord
         line=number,
         artist_name=row.get("master_metadata_album_artist_name"),
         track_name=row.get("master_metadata_track_name"),
-        listened_at=ended_at - timedelta(milliseconds=ms_played),
+        listened_at=listened_at,
         now=now,
         album=str(row.get("master_metadata_album_album_name") or ""),
         ms_played=ms_played,

@@ -27,7 +27,7 @@ from rest_framework.views import APIView
 
 from musicsite.parsers import JSONParser
 from profiles import selectors, services
-from profiles.importers.rules import MAX_LISTEN_BYTES, MAX_LISTENS_PER_REQUEST
+from profiles.importers.rules import MAX_LISTEN_BYTES, MAX_LISTENS_PER_REQUEST, MAX_UNIX_SECONDS
 from profiles.listen_input import (
     ListenInput,
     ListenProblems,
@@ -244,7 +244,7 @@ def _int_param(request: Request, name: str) -> int | None:
         number = int(value)
     except ValueError:
         raise ListenBrainzError(f"{name} must be an integer.") from None
-    if not 0 <= number < 2**40:
+    if not 0 <= number <= MAX_UNIX_SECONDS:
         raise ListenBrainzError(f"{name} is out of range.")
     return number
 
@@ -274,10 +274,10 @@ class UserListensView(OwnDataView):
         latest, oldest = selectors.listen_time_range(user=user)
         payload = {
             "count": len(listens),
-            "listens": [listen_payload(listen, user_name) for listen in listens],
+            "listens": [listen_payload(listen, user.get_username()) for listen in listens],
             "latest_listen_ts": int(latest.timestamp()) if latest else None,
             "oldest_listen_ts": int(oldest.timestamp()) if oldest else None,
-            "user_id": user_name,
+            "user_id": user.get_username(),
         }
         return Response({"payload": payload})
 
@@ -285,7 +285,8 @@ class UserListensView(OwnDataView):
 class PlayingNowView(OwnDataView):
     @extend_schema(responses={200: PlayingNowResponseSerializer})
     def get(self, request: Request, user_name: str) -> Response:
-        playing = selectors.now_playing_of(user=self.own_user(request, user_name))
+        user = self.own_user(request, user_name)
+        playing = selectors.now_playing_of(user=user)
         listens = (
             [{"playing_now": True, "track_metadata": shown_metadata(playing)}] if playing else []
         )
@@ -293,7 +294,7 @@ class PlayingNowView(OwnDataView):
             "count": len(listens),
             "listens": listens,
             "playing_now": True,
-            "user_id": user_name,
+            "user_id": user.get_username(),
         }
         return Response({"payload": payload})
 
