@@ -48,6 +48,10 @@ from generation.ml.data import (
 from generation.ml.latent_prior import LatentPrior
 from generation.ml.stepping import MAX_HELD_STEPS, follow_held_notes, pick_tokens
 
+# How far each segment of a piece longer than 16 bars moves its code toward a fresh draw
+# (ConditionalVAE.sample): near enough to keep the piece's character, far enough to develop.
+CHAIN_STEP = 0.3
+
 
 @dataclass(frozen=True)
 class CVAEConfig:
@@ -543,16 +547,43 @@ class ConditionalVAE(TokenModel):
         temperature: float = 1.0,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
+        """New pieces of ``bars`` bars. The model learned 16-bar segments, and run further
+        its conductor falls silent after 16-20 bars: a longer piece is a chain of segments,
+        each decoded from a code ``CHAIN_STEP`` of the way from the one before toward a fresh
+        draw, so it develops its material instead of repeating it or stopping."""
+        z = self._prior_code(condition, generator)
+        segments = []
+        for start in range(0, bars, BARS_PER_SEGMENT):
+            if start:
+                z = slerp(z, self._prior_code(condition, generator), CHAIN_STEP)
+            length = min(BARS_PER_SEGMENT, bars - start)
+            segments.append(
+                self.decode(z, condition, length, temperature, generator, self.guidance)
+            )
+        return torch.cat(segments, dim=-1)
+
+    def _prior_code(
+        self, condition: torch.Tensor, generator: torch.Generator | None
+    ) -> torch.Tensor:
         if self.latent_prior is None:
-            z = torch.randn(
+            return torch.randn(
                 condition.shape[0],
                 self.config.latent_dim,
                 generator=generator,
                 dtype=condition.dtype,
             )
-        else:
-            z = self.latent_prior.sample(condition, generator)
-        return self.decode(z, condition, bars, temperature, generator, self.guidance)
+        return self.latent_prior.sample(condition, generator)
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, fraction: float) -> torch.Tensor:
+    """Spherical interpolation, which keeps intermediate codes at a typical Gaussian norm."""
+    cosine = torch.nn.functional.cosine_similarity(a, b, dim=-1).clamp(-1.0, 1.0)
+    angle = torch.arccos(cosine)[..., None]
+    if float(angle.abs().max()) < 1e-4:
+        return torch.lerp(a, b, fraction)
+    return (torch.sin((1 - fraction) * angle) * a + torch.sin(fraction * angle) * b) / torch.sin(
+        angle
+    )
 
 
 class LSTMBaseline(TokenModel):

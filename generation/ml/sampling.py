@@ -26,7 +26,7 @@ from generation.ml.data import (
     token_to_pitch,
     window,
 )
-from generation.ml.models import ConditionalVAE, TokenModel
+from generation.ml.models import ConditionalVAE, TokenModel, slerp
 
 # General MIDI programs (0-based) for the four voices, highest first.
 STYLE_INSTRUMENTS: dict[str, tuple[int, int, int, int]] = {
@@ -182,17 +182,6 @@ def vary(
             mu + amount * noise, conditions, BARS_PER_SEGMENT, temperature, generator, vae.guidance
         )
     return _to_midis(tokens, [condition], vae, seed)[0]
-
-
-def slerp(a: torch.Tensor, b: torch.Tensor, fraction: float) -> torch.Tensor:
-    """Spherical interpolation, which keeps intermediate codes at a typical Gaussian norm."""
-    cosine = torch.nn.functional.cosine_similarity(a, b, dim=-1).clamp(-1.0, 1.0)
-    angle = torch.arccos(cosine)[..., None]
-    if float(angle.abs().max()) < 1e-4:
-        return torch.lerp(a, b, fraction)
-    return (torch.sin((1 - fraction) * angle) * a + torch.sin(fraction * angle) * b) / torch.sin(
-        angle
-    )
 
 
 def interpolate(

@@ -68,6 +68,17 @@ def test_generated_midi_parses_and_says_it_is_ai_generated(tmp_path):
     assert parsed.get_end_time() <= 16 * 16 / steps_per_second + 1e-6
 
 
+def test_a_piece_longer_than_the_trained_segment_continues_the_segment_it_starts_with():
+    model = _model(ConditionalVAE, TINY_CVAE)
+    condition = torch.from_numpy(FIDDLE)[None]
+    short = model.sample(condition, 16, 1.0, torch.Generator().manual_seed(3))
+    long = model.sample(condition, 40, 1.0, torch.Generator().manual_seed(3))
+    assert long.shape == (1, VOICES, 40 * STEPS_PER_BAR)
+    assert torch.equal(long[..., : 16 * STEPS_PER_BAR], short)
+    second = long[..., 16 * STEPS_PER_BAR : 32 * STEPS_PER_BAR]
+    assert not torch.equal(second, short)  # it develops: the next segment is another one
+
+
 def test_the_condition_steers_the_cvae_and_the_ablation_ignores_it():
     conditional = _model(ConditionalVAE, TINY_CVAE)
     ablation = _model(ConditionalVAE, dataclasses.replace(TINY_CVAE, use_condition=False))
