@@ -17,6 +17,11 @@ STYLE_CHOICES = [(style, style) for style in STYLES]
 _NOT_WORD = re.compile(r"[\W_]+")
 
 
+# Normalizing can lengthen a name (NFKD expands ligatures, casefold turns "ß" into "ss"):
+# the stored form is cut to its column, as matching cuts it (catalog.external.match_key).
+NORMALIZED_MAX_CHARS = 300
+
+
 def normalize_name(value: str) -> str:
     """Artist or title reduced for matching: accents, case, punctuation and spacing ignored.
 
@@ -79,8 +84,10 @@ class Track(models.Model):
     source_id = models.CharField(
         max_length=300, blank=True, default="", help_text="Identity in its source, for re-imports."
     )
-    normalized_artist = models.CharField(max_length=300, blank=True, editable=False)
-    normalized_title = models.CharField(max_length=300, blank=True, editable=False)
+    normalized_artist = models.CharField(
+        max_length=NORMALIZED_MAX_CHARS, blank=True, editable=False
+    )
+    normalized_title = models.CharField(max_length=NORMALIZED_MAX_CHARS, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -104,8 +111,8 @@ class Track(models.Model):
         return f"{self.title} ({self.artist})" if self.artist else self.title
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        self.normalized_artist = normalize_name(self.artist)
-        self.normalized_title = normalize_name(self.title)
+        self.normalized_artist = normalize_name(self.artist)[:NORMALIZED_MAX_CHARS]
+        self.normalized_title = normalize_name(self.title)[:NORMALIZED_MAX_CHARS]
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and {"artist", "title"} & set(update_fields):
             kwargs["update_fields"] = {*update_fields, "normalized_artist", "normalized_title"}

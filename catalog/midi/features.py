@@ -140,7 +140,9 @@ def extract_features(midi: pretty_midi.PrettyMIDI) -> MidiFeatures:
     ends = np.array([note.end for note in notes])
     pitches = np.array([note.pitch for note in notes])
     durations = np.maximum(ends - starts, 0.0)
-    duration_s = float(ends.max())
+    # The piece lasts as long as anything plays: drums past the last pitched note count.
+    drum_ends = [note.end for i in midi.instruments if i.is_drum for note in i.notes]
+    duration_s = float(max(ends.max(), max(drum_ends, default=0.0)))
     tempo_bpm = _mean_tempo(midi, duration_s)
     histogram = _pitch_class_histogram(pitches, durations)
     key = estimate_key(histogram)

@@ -8,6 +8,7 @@ hostile file is refused before it is parsed.
 from __future__ import annotations
 
 import io
+import itertools
 import struct
 from dataclasses import dataclass
 
@@ -58,12 +59,48 @@ def load_midi(data: bytes, *, limits: MidiLimits = DEFAULT_LIMITS) -> pretty_mid
     _check_tempi(midi_file, limits)
     _check_notes(midi_file, limits)
     _check_duration(midi_file, limits)
+    _move_tempi_to_first_track(midi_file)
     try:
         midi = pretty_midi.PrettyMIDI(mido_object=midi_file)
     except (ValueError, KeyError, IndexError, ZeroDivisionError) as error:
         raise InvalidMidi("structure", f"the file cannot be interpreted: {error}") from error
     _check_pitched_notes(midi)
     return midi
+
+
+def _move_tempi_to_first_track(midi_file: mido.MidiFile) -> None:
+    """pretty_midi reads tempo changes from the first track only, but a type-1 file may keep
+    them in another (many real files do, and players honour them): they are moved, at the
+    same ticks, so the analysis hears the tempo the audio has."""
+    if midi_file.type != 1 or not any(
+        message.type == "set_tempo" for track in midi_file.tracks[1:] for message in track
+    ):
+        return
+    moved: list[tuple[int, mido.MetaMessage]] = []
+    for index, track in enumerate(midi_file.tracks[1:], start=1):
+        events = _absolute(track)
+        moved += [(tick, message) for tick, message in events if message.type == "set_tempo"]
+        midi_file.tracks[index] = _relative(
+            [(tick, message) for tick, message in events if message.type != "set_tempo"]
+        )
+    first = [(tick, m) for tick, m in _absolute(midi_file.tracks[0]) if m.type != "end_of_track"]
+    merged = sorted(first + moved, key=lambda pair: pair[0])  # stable: the first track's first
+    last = max((tick for tick, _ in merged), default=0)
+    midi_file.tracks[0] = _relative([*merged, (last, mido.MetaMessage("end_of_track"))])
+
+
+def _absolute(track: mido.MidiTrack) -> list[tuple[int, mido.Message]]:
+    ticks = itertools.accumulate(message.time for message in track)
+    return list(zip(ticks, track, strict=True))
+
+
+def _relative(events: list[tuple[int, mido.Message]]) -> mido.MidiTrack:
+    previous = 0
+    track = mido.MidiTrack()
+    for tick, message in events:
+        track.append(message.copy(time=tick - previous))
+        previous = tick
+    return track
 
 
 def unwrap_riff_midi(data: bytes) -> bytes:

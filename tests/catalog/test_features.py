@@ -1,10 +1,13 @@
+import io
+
+import mido
 import numpy as np
 
 from catalog.midi.features import MidiFeatures, extract_features, numeric_features
 from catalog.midi.style_space import normalize_attributes
 from catalog.midi.validation import load_midi
 from tests.catalog.conftest import BACH_CHORALE, FIDDLE_REEL
-from tests.catalog.midi_factory import midi_bytes
+from tests.catalog.midi_factory import TICKS_PER_BEAT, midi_bytes
 
 
 def features_of(data: bytes) -> MidiFeatures:
@@ -58,3 +61,36 @@ def test_features_map_into_the_style_space_and_the_classifier_array(corpus_piece
     assert array.shape == (len(numeric_features(features)),)
     assert np.isfinite(array).all()
     assert MidiFeatures.from_dict(features.to_dict()) == features
+
+
+def _retracked(data: bytes, change) -> bytes:
+    midi = mido.MidiFile(file=io.BytesIO(data))
+    change(midi)
+    buffer = io.BytesIO()
+    midi.save(file=buffer)
+    return buffer.getvalue()
+
+
+def test_a_tempo_kept_in_the_notes_track_is_the_tempo_heard():
+    """Players honour a type-1 file's tempo wherever it is; so must the analysis."""
+
+    def tempo_beside_the_notes(midi: mido.MidiFile) -> None:
+        midi.tracks[0] = mido.MidiTrack([mido.MetaMessage("track_name", name="conductor")])
+        midi.tracks[1].insert(0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(60)))
+
+    features = features_of(_retracked(midi_bytes(tempo_bpm=120), tempo_beside_the_notes))
+    assert features.tempo_bpm == 60.0
+    assert features.duration_s == 8.0  # eight beats at one a second
+
+
+def test_drums_that_play_on_after_the_tune_count_in_its_length():
+    def thirty_seconds_of_kick_drum(midi: mido.MidiFile) -> None:
+        drums = mido.MidiTrack()
+        for _ in range(60):  # a kick every beat, 60 beats at 120 bpm
+            drums.append(mido.Message("note_on", channel=9, note=36, velocity=100, time=0))
+            drums.append(mido.Message("note_off", channel=9, note=36, time=TICKS_PER_BEAT))
+        midi.tracks.append(drums)
+
+    features = features_of(_retracked(midi_bytes(tempo_bpm=120), thirty_seconds_of_kick_drum))
+    assert features.duration_s == 30.0
+    assert features.note_count == 8 and features.has_drums
