@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.forms import ModelForm
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
 from catalog.models import Origin, Track
+from catalog.services import delete_tracks, set_style_label
 
 
 @admin.register(Track)
@@ -19,6 +22,7 @@ class TrackAdmin(admin.ModelAdmin):
     search_fields = ["title", "artist", "collection", "source_id"]
     list_select_related = ["owner"]
     readonly_fields = [
+        "style",
         "origin",
         "ai_generated",
         "owner",
@@ -47,6 +51,17 @@ class TrackAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def save_model(self, request: HttpRequest, obj: Track, form: ModelForm, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if "style_label" in form.changed_data:  # the style and its vector follow the label
+            set_style_label(track=obj, style_label=obj.style_label)
+
+    def delete_model(self, request: HttpRequest, obj: Track) -> None:
+        delete_tracks(Track.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Track]) -> None:
+        delete_tracks(queryset)
 
     @admin.display(description="Audio")
     def player(self, track: Track) -> str:

@@ -22,6 +22,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from rest_framework import status
 from rest_framework.exceptions import APIException
@@ -37,6 +38,7 @@ from catalog.midi.rendering import (
     AudioRenderer,
     cache_files,
     prune_cache,
+    render_files,
     render_once,
     render_pianoroll,
 )
@@ -65,11 +67,6 @@ EXCERPT_PIECES_PER_STYLE = 150
 class StyleAssignment:
     style: str | None
     vector: list[float]
-
-
-def analyze_midi(midi_bytes: bytes) -> MidiFeatures:
-    """Features of validated MIDI bytes; raises ``InvalidMidi`` for unacceptable input."""
-    return extract_features(load_midi(midi_bytes))
 
 
 def active_style_classifier() -> StyleClassifier | None:
@@ -144,7 +141,7 @@ def import_midi(
     midi_bytes = unwrap_riff_midi(midi_bytes)
     return _create_track(
         midi_bytes=midi_bytes,
-        **_analysed(midi_bytes, style_label, classifier),
+        **_analysed(load_midi(midi_bytes), style_label, classifier),
         title=title,
         artist=artist,
         origin=origin,
@@ -158,10 +155,10 @@ def import_midi(
 
 
 def _analysed(
-    midi_bytes: bytes, style_label: str | None, classifier: StyleClassifier | None
+    midi: pretty_midi.PrettyMIDI, style_label: str | None, classifier: StyleClassifier | None
 ) -> dict[str, Any]:
-    """The fields a MIDI file's content decides: features and style (validates the file)."""
-    features = analyze_midi(midi_bytes)
+    """The fields a MIDI file's content decides: features and style."""
+    features = extract_features(midi)
     assignment = assign_style(features, style_label, classifier or active_style_classifier())
     return {
         "features": features,
@@ -200,7 +197,10 @@ def import_midi_file(*, path: Path, artist: str = "", collection: str = "") -> t
 
 
 def upload_midi(*, user: AbstractBaseUser, midi_bytes: bytes, title: str) -> tuple[Track, bool]:
-    """Staff uploads join the public catalog; anyone else's stay private to them.
+    """Staff uploads join the public catalog; anyone else's stay private to them. A file
+    labelled AI-generated (as this project's generator labels its pieces) keeps the label,
+    and a staff upload of one stays hidden until staff publish it knowingly, as an imported
+    one does: the upload is no way around the review queue.
 
     Returns the track and whether it was created: the same file uploaded again (a client's
     retry, even one sent while the first is still being analysed) gives back the track it
@@ -218,7 +218,11 @@ def upload_midi(*, user: AbstractBaseUser, midi_bytes: bytes, title: str) -> tup
         return existing, False
     if not user.is_staff:
         _check_upload_quota(user)
-    content = _analysed(midi_bytes, None, None)  # the slow part, before any lock is taken
+    midi = load_midi(midi_bytes)  # the slow part, before any lock is taken
+    content = _analysed(midi, None, None)
+    label = ai_label(midi)
+    if label is not None:
+        place.update(is_public=False, ai_generated=True, provenance={"label": label})
     with transaction.atomic():
         # One upload per person at a time from here (SQLite's IMMEDIATE transactions
         # already serialize writers), so two retries cannot both find nothing and insert.
@@ -442,22 +446,51 @@ def prune_renders() -> dict[str, int]:
 
 
 def delete_tracks_of(*, owner: AbstractBaseUser) -> int:
-    """Delete an owner's uploads and generated tracks, and once the deletion commits, their
-    MIDI files and renders: deleting an account leaves none of its music on disk."""
-    tracks = list(Track.objects.filter(owner=owner))
-    paths = [Path(t.midi.path) for t in tracks if t.midi]
-    # Renders are kept by content: one that another track still shares stays.
+    """Delete an owner's private uploads and generated tracks with their files
+    (:func:`delete_tracks`): deleting an account leaves none of its music on disk.
+
+    Published tracks are the catalog's, listened to and curated by others: they stay, with no
+    owner and no requester's name in their provenance.
+    """
+    published = Track.objects.filter(owner=owner, is_public=True)
+    for track in published.filter(provenance__has_key="requested_by"):
+        del track.provenance["requested_by"]
+        track.save(update_fields=["provenance"])
+    published.update(owner=None)
+    return delete_tracks(Track.objects.filter(owner=owner))
+
+
+def delete_tracks(tracks: QuerySet[Track]) -> int:
+    """Delete ``tracks`` and, once the deletion commits, their MIDI files and the renders no
+    other track shares (renders are kept by content); how many were deleted."""
+    doomed = list(tracks)
+    pks = [t.pk for t in doomed]
+    paths = [Path(t.midi.path) for t in doomed if t.midi]
     shared = set(
-        Track.objects.exclude(owner=owner)
-        .filter(midi_sha256__in={t.midi_sha256 for t in tracks})
+        Track.objects.exclude(pk__in=pks)
+        .filter(midi_sha256__in={t.midi_sha256 for t in doomed})
         .values_list("midi_sha256", flat=True)
     )
     paths += [
-        _render_path(t, suffix)
-        for t in tracks
-        if t.midi_sha256 not in shared
+        path
+        for t in doomed
+        if t.midi_sha256 and t.midi_sha256 not in shared
         for suffix in ("wav", "ogg", "png")
+        for path in render_files(_render_path(t, suffix))
     ]
-    Track.objects.filter(pk__in=[t.pk for t in tracks]).delete()
+    Track.objects.filter(pk__in=pks).delete()
     transaction.on_commit(lambda: [path.unlink(missing_ok=True) for path in paths])
-    return len(tracks)
+    return len(doomed)
+
+
+def set_style_label(*, track: Track, style_label: str | None) -> None:
+    """Label a track's style (None: the classifier's verdict decides); its style and style
+    vector follow, as they do for a track imported with that label."""
+    track.style_label = style_label
+    if track.features:
+        classifier = None if style_label else active_style_classifier()
+        assignment = assign_style(MidiFeatures.from_dict(track.features), style_label, classifier)
+        track.style, track.style_vector = assignment.style, assignment.vector
+    else:
+        track.style = style_label
+    track.save(update_fields=["style_label", "style", "style_vector", "updated_at"])

@@ -52,8 +52,9 @@ class GeneratedTrack(models.Model):
     request = models.ForeignKey(
         GenerationRequest, null=True, blank=True, on_delete=models.SET_NULL, related_name="outputs"
     )
+    # A published piece outlives the account that asked for it (catalog.services.delete_tracks_of).
     requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.CASCADE, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     model_version = models.CharField(max_length=96)
     seed = models.BigIntegerField()

@@ -56,31 +56,58 @@ def review_queue() -> QuerySet[GeneratedTrack]:
 
 
 def export_generations(user: AbstractBaseUser) -> list[dict[str, Any]]:
+    """Every generation the person asked for, as asked, and what it made (each piece's MIDI
+    is at ``/api/v1/tracks/{id}/midi/``)."""
+    requests = (
+        GenerationRequest.objects.filter(user=user)
+        .select_related("job")
+        .prefetch_related("outputs__track")
+        .order_by("created_at", "id")
+    )
     return [
         {
             "id": request.pk,
             "status": request.job.status,
+            "error": request.job.error,
             "count": request.count,
+            "bars": request.bars,
+            "temperature": request.temperature,
             "seed": request.seed,
+            "style_mix": request.style_mix,
+            "tempo_bpm": request.tempo_bpm,
+            "variation_of": request.variation_of_id,
             "condition": request.condition,
             "model_version": request.model_version,
-            "tracks": list(request.outputs.values_list("track_id", flat=True)),
+            "tracks": [
+                {
+                    "id": output.track_id,
+                    "title": output.track.title,
+                    "style": output.track.style,
+                    "review_status": output.review_status,
+                    "provenance": output.track.provenance,
+                }
+                for output in request.outputs.all()
+            ],
             "created_at": request.created_at,
         }
-        for request in GenerationRequest.objects.filter(user=user).select_related("job")
+        for request in requests
     ]
 
 
 def export_playlists(user: AbstractBaseUser) -> list[dict[str, Any]]:
+    playlists = Playlist.objects.filter(user=user).select_related("job").order_by("created_at")
     return [
         {
             "id": playlist.pk,
             "name": playlist.name,
             "status": playlist_status(playlist),
+            "error": playlist.error,
+            "length": playlist.length,
+            "generated_share": playlist.generated_share,
             "items": list(playlist.items.values("position", "track_id", "reason")),
             "created_at": playlist.created_at,
         }
-        for playlist in Playlist.objects.filter(user=user).select_related("job")
+        for playlist in playlists
     ]
 
 

@@ -40,6 +40,8 @@ from profiles.listen_input import ListenInput
 from profiles.services import record_listens
 
 CHUNK_SIZE = 1000
+# A file of junk would otherwise make a report (and a job's stored result) as big as itself.
+MAX_SKIPPED_REPORTED = 100
 IMPORT_JOB_KIND = "profiles.import_listens"
 UPLOAD_FOLDER = "imports"
 Progress = Callable[[float, str], None]
@@ -49,8 +51,14 @@ Progress = Callable[[float, str], None]
 class ImportReport:
     accepted: int = 0
     duplicates: int = 0
-    skipped: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, Any]] = field(default_factory=list)  # the first ones only
+    skipped_count: int = 0
     other_user_rows: int = 0
+
+    def skip(self, line: SkippedLine) -> None:
+        self.skipped_count += 1
+        if len(self.skipped) < MAX_SKIPPED_REPORTED:
+            self.skipped.append({"line": line.line, "reason": line.reason})
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -93,7 +101,7 @@ def _chunks(records: Iterator[ImportRecord], report: ImportReport) -> Iterator[l
                 yield chunk
                 chunk = []
         elif isinstance(record, SkippedLine):
-            report.skipped.append({"line": record.line, "reason": record.reason})
+            report.skip(record)
         elif isinstance(record, OtherUserRow):
             report.other_user_rows += 1
     if chunk:
@@ -142,7 +150,7 @@ def _check_something_was_read(
     if report.skipped:
         first = report.skipped[0]
         raise ImportFormatError(
-            f"no line could be read as {format_name} ({len(report.skipped)} skipped; line "
+            f"no line could be read as {format_name} ({report.skipped_count} skipped; line "
             f"{first['line']}: {first['reason']}); is this the right format?"
         )
 

@@ -132,3 +132,17 @@ class NowPlaying(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} is playing {self.track_id}"
+
+
+class AccountDeletion(models.Model):
+    """That an account was deleted, and when; not whose. Models fitted on data read before
+    it still hold the person's listening: the taste model is refitted and those versions
+    are removed (``recommender.services``)."""
+
+    deleted_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-deleted_at"]
+
+    def __str__(self) -> str:
+        return f"an account deleted at {self.deleted_at:%Y-%m-%d %H:%M:%S}"

@@ -23,6 +23,7 @@ from catalog.models import Track
 from catalog.services import delete_tracks_of
 from profiles.listen_input import ListenInput, ListenProblems, Problem
 from profiles.models import (
+    AccountDeletion,
     Feedback,
     FeedbackEvent,
     FeedbackScore,
@@ -128,10 +129,13 @@ def store_taste(
 
 
 @transaction.atomic
+@transaction.atomic
 def delete_account(*, user: AbstractBaseUser) -> None:
-    """Delete the person and, through cascades, every datum that belongs to them."""
+    """Delete the person and, through cascades, every datum that belongs to them; their
+    published tracks stay in the catalog without them (``delete_tracks_of``)."""
     delete_tracks_of(owner=user)
     user.delete()
+    AccountDeletion.objects.create()
 
 
 def ensure_demo_staff(*, username: str, password: str) -> tuple[Any, bool]:

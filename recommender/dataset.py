@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet, Sum
+from django.utils import timezone
 from scipy import sparse
 
 from catalog.midi.style_space import VECTOR_DIM
@@ -29,9 +31,11 @@ class TrainingData:
     track_vectors: np.ndarray  # (n_tracks, VECTOR_DIM); zeros where a track has none
     user_items: sparse.csr_matrix  # weighted play counts
     histories: list[UserHistory]
+    read_at: datetime  # when reading began: what arrived or was deleted later is not in it
 
-    def summary(self) -> dict[str, int]:
+    def summary(self) -> dict[str, int | str]:
         return {
+            "read_at": self.read_at.isoformat(),
             "users": len(self.user_ids),
             "tracks": len(self.track_ids),
             "user_track_pairs": int(self.user_items.nnz),
@@ -47,6 +51,7 @@ def track_vector(track_style_vector: list[float] | None) -> np.ndarray:
 
 
 def load_training_data() -> TrainingData:
+    read_at = timezone.now()
     tracks = list(Track.objects.order_by("pk").values_list("pk", "style_vector", "duration_s"))
     track_ids = np.array([pk for pk, _, _ in tracks], dtype=np.int64)
     column = {pk: i for i, pk in enumerate(track_ids)}
@@ -73,6 +78,7 @@ def load_training_data() -> TrainingData:
         track_vectors=vectors.astype(np.float32),
         user_items=_user_items(row, column, (len(user_ids), len(track_ids))),
         histories=histories,
+        read_at=read_at,
     )
 
 

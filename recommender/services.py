@@ -6,6 +6,7 @@ import logging
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from artifacts.models import ModelArtifact
 from artifacts.services import (
     ArtifactUnavailable,
     LoadedArtifact,
+    delete_artifact,
     health,
     load_active,
     new_version_name,
@@ -27,7 +29,7 @@ from artifacts.services import (
     training_lock,
 )
 from catalog.models import Track
-from profiles.models import FeedbackEvent, Listen, Profile
+from profiles.models import AccountDeletion, FeedbackEvent, Listen, Profile
 from profiles.services import store_taste
 from recommender.dataset import TrainingData, history_of, load_training_data
 from recommender.ml.artifacts import load_artifact, save_artifact
@@ -74,8 +76,8 @@ def taste_model_health() -> str:
 
 def taste_retraining_is_due() -> bool:
     """Whether the worker should refit: retraining is on (``TASTE_RETRAIN_INTERVAL_S`` > 0)
-    and listens, feedback or public tracks arrived since the active model was fitted (or
-    there is no model yet and a catalog to fit on)."""
+    and listens, feedback or public tracks arrived, or an account was deleted, since the
+    newest model read its data (or there is no model yet and a catalog to fit on)."""
     if settings.TASTE_RETRAIN_INTERVAL_S <= 0:
         return False
     # The newest version that served, not the active one: after a rollback to an older
@@ -88,12 +90,37 @@ def taste_retraining_is_due() -> bool:
     )
     if newest is None:
         return Track.objects.exists()
-    since = newest.created_at
+    since = data_read_at(newest)
     return (
         Listen.objects.filter(created_at__gt=since).exists()
         or FeedbackEvent.objects.filter(created_at__gt=since).exists()
         or Track.objects.filter(is_public=True, created_at__gt=since).exists()
+        or AccountDeletion.objects.filter(deleted_at__gt=since).exists()
     )
+
+
+def data_read_at(artifact: ModelArtifact) -> datetime:
+    """When the fit of ``artifact`` began reading the database (versions stored before
+    this was recorded: when they were stored, a little later)."""
+    read_at = artifact.data_summary.get("read_at")
+    return datetime.fromisoformat(read_at) if read_at else artifact.created_at
+
+
+def forget_deleted_accounts() -> list[str]:
+    """Delete the inactive taste versions fitted on data read before the last account
+    deletion (their files hold that person's listening); the names of those deleted. The
+    active version is replaced by the refit that the deletion makes due."""
+    last = AccountDeletion.objects.order_by("-deleted_at").values_list("deleted_at").first()
+    if last is None:
+        return []
+    stale = [
+        artifact
+        for artifact in ModelArtifact.objects.filter(kind=TASTE_KIND, is_active=False)
+        if data_read_at(artifact) < last[0]
+    ]
+    for artifact in stale:
+        delete_artifact(artifact)
+    return [artifact.version for artifact in stale]
 
 
 # Neighbourhood sizes of the served model: two 5,000² dense matrices (200 MB) keep a top-20
@@ -156,7 +183,7 @@ def _train_taste(progress: Progress) -> ModelArtifact:
         )
     progress(0.85, "storing every user's taste")
     store_tastes(bundle, data, version)
-    removed = prune_versions(TASTE_KIND, settings.MODEL_VERSIONS_KEPT)
+    removed = forget_deleted_accounts() + prune_versions(TASTE_KIND, settings.MODEL_VERSIONS_KEPT)
     if removed:
         logger.info("removed old taste versions %s", ", ".join(removed))
     progress(1.0, f"activated {version}")

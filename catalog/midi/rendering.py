@@ -143,8 +143,8 @@ def render_once(destination: Path, render: Callable[[Path], object]) -> Path:
     if _mark_used(destination):
         return destination
     destination.parent.mkdir(parents=True, exist_ok=True)
-    failed = destination.with_name(destination.name + FAILED_SUFFIX)
-    with open(destination.with_name(destination.name + ".lock"), "w") as lock:
+    _, lock_path, failed = render_files(destination)
+    with open(lock_path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if destination.is_file():
             return destination
@@ -157,6 +157,16 @@ def render_once(destination: Path, render: Callable[[Path], object]) -> Path:
             raise
         failed.unlink(missing_ok=True)
     return destination
+
+
+def render_files(destination: Path) -> tuple[Path, Path, Path]:
+    """The rendered file and what ``render_once`` keeps beside it: its lock and the record
+    of a failure."""
+    return (
+        destination,
+        destination.with_name(destination.name + ".lock"),
+        destination.with_name(destination.name + FAILED_SUFFIX),
+    )
 
 
 def _mark_used(path: Path) -> bool:

@@ -16,6 +16,7 @@ from profiles.importers.rules import (
     MAX_SOURCE_CHARS,
     MIN_LISTENED_AT,
 )
+from profiles.importing import MAX_SKIPPED_REPORTED
 from profiles.listen_input import MAX_COUNT, MAX_ID, read_timestamp
 from profiles.models import FeedbackScore
 from profiles.preferences import PreferencesSerializer
@@ -220,7 +221,11 @@ class SkippedLineSerializer(serializers.Serializer):
 class ImportReportSerializer(serializers.Serializer):
     accepted = serializers.IntegerField()
     duplicates = serializers.IntegerField()
-    skipped = SkippedLineSerializer(many=True)
+    skipped = SkippedLineSerializer(
+        many=True,
+        help_text=f"The first {MAX_SKIPPED_REPORTED} lines that could not be read, and why.",
+    )
+    skipped_count = serializers.IntegerField(help_text="How many lines could not be read.")
     other_user_rows = serializers.IntegerField(
         help_text="Rows of other people in a multi-user data set, not imported."
     )

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 
 from catalog.midi.style_space import STYLES
-from generation.ml.sampling import STYLE_INSTRUMENTS
+from generation.ml.sampling import DEFAULT_TEMPERATURE, STYLE_INSTRUMENTS
 from generation.models import GenerationRequest
 from generation.services import LENGTH_ROUNDS, MIN_FILLED_SHARE
 from jobs.models import JobStatus
@@ -115,9 +115,9 @@ def test_a_variation_of_a_catalog_track(tiny_world, make_user):
     job = client.get(f"{GENERATIONS}{response.json()['id']}/").json()
     assert job["status"] == "succeeded", job["error"]
     assert job["variation_of"] == source.pk
-    # What the job reports is what it did: the source's style, its length, greedy decoding.
+    # What the job reports is what it did: the source's style, its length, the temperature.
     assert job["condition"] == pytest.approx(source.style_vector, abs=1e-6)
-    assert (job["bars"], job["temperature"]) == (16, 0.0)
+    assert (job["bars"], job["temperature"]) == (16, DEFAULT_TEMPERATURE)
     assert job["tracks"][0]["provenance"]["variation_of"] == source.pk
     assert job["tracks"][0]["provenance"]["conditioning_vector"] == job["condition"]
 
@@ -201,6 +201,45 @@ def test_deleting_an_account_deletes_its_generated_music_and_files(
     assert not GenerationRequest.objects.filter(pk=response.json()["id"]).exists()
 
 
+def test_a_published_piece_outlives_the_account_that_asked_for_it(
+    tiny_world, make_user, django_capture_on_commit_callbacks
+):
+    from pathlib import Path
+
+    from catalog.models import Track
+    from generation.models import GeneratedTrack, ReviewStatus
+    from generation.services import review_generated
+    from profiles.models import Feedback, Listen
+
+    leaver, listener, curator = make_user("leaver"), make_user("listener"), make_user("curator")
+    client = client_for(leaver)
+    request_id = client.post(GENERATIONS, {"count": 2}, format="json").json()["id"]
+    run_pending_jobs()
+    published, private = GeneratedTrack.objects.filter(request_id=request_id)
+    for decision in (ReviewStatus.APPROVED, ReviewStatus.PUBLISHED):
+        review_generated(generated=published, decision=decision, reviewer=curator)
+    fan = client_for(listener)
+    listen = {"track": published.track_id, "listened_at": "2024-05-01T12:00:00Z"}
+    assert fan.post("/api/v1/listens/", {"listens": [listen]}, format="json").status_code == 201
+    loved = {"track": published.track_id, "score": 1}
+    assert fan.post("/api/v1/feedback/", loved, format="json").status_code == 200
+    private_midi = Path(private.track.midi.path)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.delete("/api/v1/me/").status_code == 204
+
+    kept = fan.get(f"/api/v1/tracks/{published.track_id}/")
+    assert kept.status_code == 200
+    assert "requested_by" not in kept.json()["provenance"]
+    assert Path(Track.objects.get(pk=published.track_id).midi.path).is_file()
+    curation = GeneratedTrack.objects.get(pk=published.pk)
+    assert (curation.requested_by, curation.review_status) == (None, ReviewStatus.PUBLISHED)
+    assert Listen.objects.filter(user=listener, track=published.track_id).exists()
+    assert Feedback.objects.filter(user=listener, track=published.track_id).exists()
+    assert not Track.objects.filter(pk=private.track_id).exists()
+    assert not private_midi.exists()
+
+
 def test_pieces_fill_the_bars_asked_for_and_sound_like_their_style(tiny_world, make_user):
     call_command("train_style_classifier", stdout=io.StringIO())
     client = client_for(make_user("composer"))
@@ -236,3 +275,23 @@ def test_when_no_candidate_fills_the_length_the_longest_is_kept(
     assert job["status"] == "succeeded", job["error"]
     stopped_early = [r for r in caplog.records if "stops early" in r.getMessage()]
     assert len(stopped_early) == LENGTH_ROUNDS  # then no more rounds for length
+
+
+def test_the_export_holds_each_generation_as_asked_and_what_it_made(tiny_world, make_user):
+    client = client_for(make_user("composer"))
+    asked = {"count": 1, "bars": 8, "temperature": 0.7, "seed": 3, "style_mix": {"folk": 1}}
+    request_id = client.post(GENERATIONS, {**asked, "tempo_bpm": 96}, format="json").json()["id"]
+    run_pending_jobs()
+    playlist = {"name": "Mine", "length": 5, "generated_share": 1.0}
+    assert client.post("/api/v1/playlists/", playlist, format="json").status_code in (201, 202)
+
+    export = client.get("/api/v1/me/export/").json()
+
+    generation = next(g for g in export["generations"] if g["id"] == request_id)
+    assert {name: generation[name] for name in asked} == asked
+    assert generation["tempo_bpm"] == 96 and generation["variation_of"] is None
+    [piece] = generation["tracks"]
+    assert piece["review_status"] == "pending" and piece["provenance"]["seed"] == 3
+    assert piece["title"].startswith("Generated piece")
+    [kept] = export["playlists"]
+    assert (kept["name"], kept["length"], kept["generated_share"]) == ("Mine", 5, 1.0)

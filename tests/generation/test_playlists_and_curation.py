@@ -10,6 +10,7 @@ from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from django.test import Client
 
+from catalog.midi.style_space import STYLES
 from catalog.models import Origin, Track
 from generation.models import GeneratedTrack, GenerationRequest, Playlist, ReviewStatus
 from generation.services import complete_playlists, piece_seed, review_generated
@@ -287,7 +288,7 @@ def test_track_admin_cannot_publish_a_generated_track_or_change_its_provenance(
     form = {
         "title": "Renamed",
         "artist": track.artist,
-        "style": "fiddle",
+        "style_label": "fiddle",
         "is_public": "on",
         "origin": "catalog",
         "collection": track.collection,
@@ -296,6 +297,8 @@ def test_track_admin_cannot_publish_a_generated_track_or_change_its_provenance(
     assert admin.post(url, form).status_code == 302
     track.refresh_from_db()
     assert track.title == "Renamed" and track.style == "fiddle"  # names and styles: staff's
+    style_part = track.style_vector[: len(STYLES)]
+    assert style_part == [1.0 if style == "fiddle" else 0.0 for style in STYLES]
     assert track.is_public is False and track.ai_generated is True
     assert track.origin == Origin.GENERATED
     assert admin.get("/admin/catalog/track/add/").status_code == 403

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from profiles.importing import MAX_SKIPPED_REPORTED
 from profiles.models import Listen
 from tests.profiles.test_imports import upload
 
@@ -89,3 +90,11 @@ def test_listenbrainz_reads_answer_with_the_stored_user_name(auth_client, user):
         response = auth_client.get(f"/1/user/{shouted}/{path}")
         assert response.status_code == 200
         assert response.json()["payload"]["user_id"] == user.username
+
+
+def test_an_import_of_mostly_junk_reports_the_first_skipped_lines_and_counts_them(auth_client):
+    lines = ["artist,album,track,date", "Artist,Album,Song,2021-01-01 12:00"] + ["x"] * 5000
+    report = upload(auth_client, "\n".join(lines).encode(), "lastfm-csv").json()
+    assert report["accepted"] == 1
+    assert report["skipped_count"] == 5000
+    assert [s["line"] for s in report["skipped"]] == list(range(3, 3 + MAX_SKIPPED_REPORTED))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from io import StringIO
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -393,6 +394,22 @@ def test_old_versions_are_pruned_and_a_kept_one_can_be_activated_again(listeners
     assert not taste_retraining_is_due()  # nothing new since the last fit: the rollback holds
     listen(listeners[0][0], catalog_tracks(1))
     assert taste_retraining_is_due()
+
+
+def test_a_deleted_account_leaves_no_stored_model_that_holds_its_listening(listeners, settings):
+    settings.MODEL_VERSIONS_KEPT = 5
+    call_command("train_taste")
+    call_command("train_taste")
+    leaver = listeners[0][0]
+    leaver_id = leaver.pk
+    assert not taste_retraining_is_due()
+    assert client_for(leaver).delete("/api/v1/me/").status_code == 204
+    assert taste_retraining_is_due()
+    call_command("train_taste")
+    [kept] = ModelArtifact.objects.filter(kind="taste")
+    assert kept.is_active and kept.data_summary["users"] == 6
+    assert leaver_id not in load_bundle(Path(settings.MODEL_ROOT) / kept.path).user_ids
+    assert not taste_retraining_is_due()
 
 
 def catalog_tracks(count: int) -> list[Track]:

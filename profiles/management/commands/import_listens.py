@@ -74,7 +74,9 @@ class Command(BaseCommand):
             bar.update(total - bar.n)
         for skipped in report.skipped:
             self.stderr.write(f"line {skipped['line']}: skipped: {skipped['reason']}")
+        if report.skipped_count > len(report.skipped):
+            self.stderr.write(f"... and {report.skipped_count - len(report.skipped)} more skipped")
         self.stdout.write(
             f"{report.accepted} listens imported, {report.duplicates} already stored, "
-            f"{len(report.skipped)} lines skipped, {report.other_user_rows} rows of other users."
+            f"{report.skipped_count} lines skipped, {report.other_user_rows} rows of other users."
         )
