@@ -37,7 +37,7 @@ class GeneratedTrackReviewForm(forms.ModelForm):
         decision = self.cleaned_data["review_status"]
         problem = services.review_problem(self.instance.review_status, decision)
         if problem:
-            raise forms.ValidationError(f"This {problem}.")
+            raise forms.ValidationError(f"{problem[0].upper()}{problem[1:]}.")
         return decision
 
 

@@ -172,7 +172,7 @@ def run_generation(
     for index in range(len(done), request.count):
         progress(index / request.count, f"generating piece {index + 1} of {request.count}")
         tracks.append(_generate_one(request, generator, classifier, index))
-    progress(1.0, f"generated {request.count} pieces")
+    progress(1.0, f"generated {request.count} piece{'' if request.count == 1 else 's'}")
     return tracks
 
 
@@ -486,7 +486,7 @@ def review_problem(current: str, decision: str) -> str | None:
         return None
     if decision not in REVIEW_TRANSITIONS.get(current, frozenset()):
         allowed = " or ".join(sorted(REVIEW_TRANSITIONS.get(current, frozenset()))) or "nothing"
-        return f"a {current} track can become {allowed}, not {decision}"
+        return f"{current} tracks can become {allowed}, not {decision}"
     return None
 
 

@@ -8,6 +8,7 @@ field; the two APIs only format the problems differently.
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -119,6 +120,8 @@ _MILLISECONDS_FROM_1973 = 100_000_000_000
 def read_timestamp(value: Any) -> datetime:
     """Unix seconds or ISO 8601; ValueError for anything else."""
     if _is_int(value) or isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("Not a valid Unix time.")
         if abs(value) >= _MILLISECONDS_FROM_1973:
             raise ValueError("Unix time in seconds, please; this looks like milliseconds.")
         try:

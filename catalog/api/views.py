@@ -147,10 +147,10 @@ class TrackViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     )
     @action(detail=True, methods=["get"], content_negotiation_class=FileContentNegotiation)
     def audio(self, request: Request, pk: str | None = None) -> HttpResponse:
+        track = self._track_with_midi()  # a track one cannot see is a 404, whatever is asked
         choice = AudioFormatSerializer(data=request.query_params)
         choice.is_valid(raise_exception=True)
         audio_format = choice.validated_data["format"]
-        track = self._track_with_midi()
         try:
             path = services.render_track_audio(track=track, audio_format=audio_format)
         except (RendererUnavailable, RenderFailed) as error:

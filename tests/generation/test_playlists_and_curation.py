@@ -179,7 +179,7 @@ def test_staff_publish_and_reject_generated_tracks(generated_track, make_user):
         {"action": "publish", "_selected_action": [generated.pk]},
         follow=True,
     )
-    assert "a pending track can become approved or rejected, not published" in (
+    assert "pending tracks can become approved or rejected, not published" in (
         refused.content.decode()
     )
     generated.refresh_from_db()

@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from catalog.models import Track
 from jobs.models import Job
 from profiles.importing import IMPORT_JOB_KIND
 from profiles.models import Feedback, FeedbackEvent, Listen, NowPlaying
@@ -112,3 +113,22 @@ def test_the_export_file_name_keeps_a_non_ascii_user_name(make_user):
     disposition = answer["Content-Disposition"]
     assert disposition.startswith("attachment;")
     assert "filename*=utf-8''musicsite-export-zo%C3%AB.json" in disposition
+
+
+def test_a_deleted_account_takes_the_history_tracks_only_it_named(auth_client, make_user):
+    def heard(client, *names: str) -> None:
+        listens = [
+            {"track_metadata": {"artist_name": "Band", "track_name": name}, "listened_at": T0}
+            for name in names
+        ]
+        response = client.post("/api/v1/listens/", {"listens": listens}, format="json")
+        assert response.status_code == 201
+
+    heard(auth_client, "Shared song", "My secret song")
+    bob = make_user("bob")
+    heard(client_for(bob), "Shared song")
+
+    assert auth_client.delete("/api/v1/me/").status_code == 204
+
+    assert list(Track.objects.values_list("title", flat=True)) == ["Shared song"]
+    assert Listen.objects.get().user == bob

@@ -98,3 +98,11 @@ def test_an_import_of_mostly_junk_reports_the_first_skipped_lines_and_counts_the
     assert report["accepted"] == 1
     assert report["skipped_count"] == 5000
     assert [s["line"] for s in report["skipped"]] == list(range(3, 3 + MAX_SKIPPED_REPORTED))
+
+
+def test_a_number_too_large_for_a_float_is_no_unix_time(auth_client, make_track):
+    track_id = make_track("Fine").pk
+    body = f'{{"listens": [{{"track": {track_id}, "listened_at": 1e400}}]}}'
+    response = auth_client.post("/api/v1/listens/", body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["listens"]["0"]["listened_at"] == ["Not a valid Unix time."]
