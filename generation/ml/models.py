@@ -551,20 +551,21 @@ class ConditionalVAE(TokenModel):
         its conductor falls silent after 16-20 bars: a longer piece is a chain of segments,
         each decoded from a code ``CHAIN_STEP`` of the way from the one before toward a fresh
         draw, so it develops its material instead of repeating it or stopping."""
-        z = self._prior_code(condition, generator)
+        z = self.prior_code(condition, generator)
         segments = []
         for start in range(0, bars, BARS_PER_SEGMENT):
             if start:
-                z = slerp(z, self._prior_code(condition, generator), CHAIN_STEP)
+                z = slerp(z, self.prior_code(condition, generator), CHAIN_STEP)
             length = min(BARS_PER_SEGMENT, bars - start)
             segments.append(
                 self.decode(z, condition, length, temperature, generator, self.guidance)
             )
         return torch.cat(segments, dim=-1)
 
-    def _prior_code(
+    def prior_code(
         self, condition: torch.Tensor, generator: torch.Generator | None
     ) -> torch.Tensor:
+        """A latent code per condition, drawn from the sampling prior."""
         if self.latent_prior is None:
             return torch.randn(
                 condition.shape[0],
