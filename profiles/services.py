@@ -137,10 +137,12 @@ def delete_account(*, user: AbstractBaseUser) -> None:
     delete_tracks_of(owner=user)
     others_listened = Listen.objects.filter(track=OuterRef("pk")).exclude(user=user)
     others_judged = Feedback.objects.filter(track=OuterRef("pk")).exclude(user=user)
+    others_playing = NowPlaying.objects.filter(track=OuterRef("pk")).exclude(user=user)
     only_theirs = (
         Track.objects.filter(origin=EXTERNAL_ORIGIN, listens__user=user)
         .exclude(Exists(others_listened))
         .exclude(Exists(others_judged))
+        .exclude(Exists(others_playing))
     )
     Track.objects.filter(pk__in=Subquery(only_theirs.values("pk"))).delete()
     user.delete()
