@@ -58,10 +58,10 @@ class TrackAdmin(admin.ModelAdmin):
             set_style_label(track=obj, style_label=obj.style_label)
 
     def delete_model(self, request: HttpRequest, obj: Track) -> None:
-        delete_tracks(Track.objects.filter(pk=obj.pk))
+        delete_tracks(tracks=Track.objects.filter(pk=obj.pk))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Track]) -> None:
-        delete_tracks(queryset)
+        delete_tracks(tracks=queryset)
 
     @admin.display(description="Audio")
     def player(self, track: Track) -> str:

@@ -457,10 +457,10 @@ def delete_tracks_of(*, owner: AbstractBaseUser) -> int:
         del track.provenance["requested_by"]
         track.save(update_fields=["provenance"])
     published.update(owner=None)
-    return delete_tracks(Track.objects.filter(owner=owner))
+    return delete_tracks(tracks=Track.objects.filter(owner=owner))
 
 
-def delete_tracks(tracks: QuerySet[Track]) -> int:
+def delete_tracks(*, tracks: QuerySet[Track]) -> int:
     """Delete ``tracks`` and, once the deletion commits, their MIDI files and the renders no
     other track shares (renders are kept by content); how many were deleted."""
     doomed = list(tracks)

@@ -1,9 +1,29 @@
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Max, QuerySet, Sum
 from django.http import HttpRequest
 
 from profiles.models import Feedback, FeedbackEvent, Listen, NowPlaying, Profile
 from profiles.selectors import listening_summary
+from profiles.services import delete_account
+
+User = get_user_model()
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class AccountAdmin(UserAdmin):
+    """Deleting people here deletes them as ``DELETE /api/v1/me/`` does: their published
+    pieces stay, their files go, the taste model is refitted without them."""
+
+    def delete_model(self, request: HttpRequest, obj: AbstractBaseUser) -> None:
+        delete_account(user=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for user in queryset:
+            delete_account(user=user)
 
 
 @admin.register(Profile)

@@ -120,7 +120,7 @@ _MILLISECONDS_FROM_1973 = 100_000_000_000
 def read_timestamp(value: Any) -> datetime:
     """Unix seconds or ISO 8601; ValueError for anything else."""
     if _is_int(value) or isinstance(value, float):
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             raise ValueError("Not a valid Unix time.")
         if abs(value) >= _MILLISECONDS_FROM_1973:
             raise ValueError("Unix time in seconds, please; this looks like milliseconds.")

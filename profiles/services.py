@@ -13,7 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q, Subquery
+from django.db.models import Q
 from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.authtoken.models import Token
@@ -131,20 +131,13 @@ def store_taste(
 @transaction.atomic
 def delete_account(*, user: AbstractBaseUser) -> None:
     """Delete the person and, through cascades, every datum that belongs to them; their
-    published tracks stay in the catalog without them (``delete_tracks_of``), and the
-    listening-history tracks that only they had named go too: their names alone can say
-    whose history they came from."""
+    published tracks stay in the catalog without them (``delete_tracks_of``).
+
+    Listening-history tracks they named stay: shared by name with anyone who names them,
+    seen by nobody who has not, they link to no one once the listens are gone, and deleting
+    one could fail a concurrent listen that has just matched it.
+    """
     delete_tracks_of(owner=user)
-    others_listened = Listen.objects.filter(track=OuterRef("pk")).exclude(user=user)
-    others_judged = Feedback.objects.filter(track=OuterRef("pk")).exclude(user=user)
-    others_playing = NowPlaying.objects.filter(track=OuterRef("pk")).exclude(user=user)
-    only_theirs = (
-        Track.objects.filter(origin=EXTERNAL_ORIGIN, listens__user=user)
-        .exclude(Exists(others_listened))
-        .exclude(Exists(others_judged))
-        .exclude(Exists(others_playing))
-    )
-    Track.objects.filter(pk__in=Subquery(only_theirs.values("pk"))).delete()
     user.delete()
     AccountDeletion.objects.create()
 

@@ -140,8 +140,8 @@ def generate(
 ) -> list[pretty_midi.PrettyMIDI]:
     """``count`` new pieces of ``bars`` bars in the style of ``condition``.
 
-    The same seed (and model, arguments) gives the same pieces. The conductor was trained
-    on 16 bars; longer pieces run it further, without trained structure beyond bar 16.
+    The same seed (and model, arguments) gives the same pieces. The model was trained on
+    16-bar segments: the CVAE chains them for longer pieces (``ConditionalVAE.sample``).
     """
     model.eval()
     generator = torch.Generator().manual_seed(seed)

@@ -92,9 +92,9 @@ class MeUpdateSerializer(serializers.Serializer):
 )
 class TimestampField(serializers.Field):
     def to_internal_value(self, data: Any) -> datetime:
-        if isinstance(data, str) and data.isdigit():
-            data = int(data)
         try:
+            if isinstance(data, str) and data.isascii() and data.isdigit():
+                data = int(data)  # ValueError past Python's 4300 digits
             return read_timestamp(data)
         except ValueError as exc:
             raise serializers.ValidationError(str(exc)) from None
@@ -225,7 +225,9 @@ class ImportReportSerializer(serializers.Serializer):
         many=True,
         help_text=f"The first {MAX_SKIPPED_REPORTED} lines that could not be read, and why.",
     )
-    skipped_count = serializers.IntegerField(help_text="How many lines could not be read.")
+    skipped_count = serializers.IntegerField(
+        required=False, help_text="How many lines could not be read (imports since 2026-11-30)."
+    )
     other_user_rows = serializers.IntegerField(
         help_text="Rows of other people in a multi-user data set, not imported."
     )

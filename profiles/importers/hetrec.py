@@ -26,7 +26,7 @@ def read_hetrec_artists(stream: TextIO) -> dict[str, str]:
     names = {}
     for text in stream:
         fields = text.rstrip("\r\n").split("\t")
-        if len(fields) >= 2 and fields[0].isdigit():
+        if len(fields) >= 2 and fields[0].isascii() and fields[0].isdigit():
             names[fields[0]] = fields[1]
     return names
 
@@ -54,7 +54,8 @@ def parse_hetrec(
         if user != file_user:
             yield OtherUserRow(line, user)
             continue
-        if not weight.isdigit() or int(weight) == 0:
+        # A count has at most 10 digits (32 bits); past 4300, int() itself refuses.
+        if not (weight.isascii() and weight.isdigit()) or len(weight) > 10 or int(weight) == 0:
             yield SkippedLine(line, f"weight {weight!r} is not a positive play count")
             continue
         yield checked_listen(

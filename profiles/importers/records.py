@@ -66,6 +66,9 @@ def checked_listen(
     ms_played = details.get("ms_played")
     if isinstance(ms_played, int) and not 0 <= ms_played <= MAX_COUNT:
         return SkippedLine(line, f"ms_played outside 0..{MAX_COUNT}")
+    play_count = details.get("play_count", 1)
+    if isinstance(play_count, int) and not 1 <= play_count <= MAX_COUNT:
+        return SkippedLine(line, f"play count outside 1..{MAX_COUNT}")
     return ParsedListen(
         line=line,
         artist_name=_storable(artist_name),

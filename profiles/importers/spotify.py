@@ -38,9 +38,13 @@ def listen_from_spotify(number: int, row: Any, *, now: datetime) -> ImportRecord
     if not isinstance(ms_played, int) or isinstance(ms_played, bool) or ms_played < 0:
         return SkippedLine(number, "ms_played missing or negative")
     try:
-        listened_at = started_at(parse_iso(str(row.get("ts"))), ms_played)
+        ended_at = parse_iso(str(row.get("ts")))
     except ValueError:
         return SkippedLine(number, "ts missing or not an ISO 8601 time")
+    try:
+        listened_at = started_at(ended_at, ms_played)
+    except ValueError:
+        return SkippedLine(number, "ms_played reaches back before the year 1")
     ended_by_skip = bool(row.get("skipped")) or row.get("reason_end") in SKIP_END_REASONS
     return checked_listen(
         line=number,

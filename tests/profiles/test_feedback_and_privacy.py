@@ -6,7 +6,6 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from catalog.models import Track
 from jobs.models import Job
 from profiles.importing import IMPORT_JOB_KIND
 from profiles.models import Feedback, FeedbackEvent, Listen, NowPlaying
@@ -115,20 +114,25 @@ def test_the_export_file_name_keeps_a_non_ascii_user_name(make_user):
     assert "filename*=utf-8''musicsite-export-zo%C3%AB.json" in disposition
 
 
-def test_a_deleted_account_takes_the_history_tracks_only_it_named(auth_client, make_user):
-    def heard(client, *names: str) -> None:
-        listens = [
-            {"track_metadata": {"artist_name": "Band", "track_name": name}, "listened_at": T0}
-            for name in names
-        ]
-        response = client.post("/api/v1/listens/", {"listens": listens}, format="json")
-        assert response.status_code == 201
+def test_deleting_a_person_in_the_admin_deletes_them_as_the_api_does(make_user, make_track):
+    from django.test import Client
 
-    heard(auth_client, "Shared song", "My secret song")
-    bob = make_user("bob")
-    heard(client_for(bob), "Shared song")
+    from profiles.models import AccountDeletion
 
-    assert auth_client.delete("/api/v1/me/").status_code == 204
+    leaver = make_user("leaver")
+    shared = make_track("Published", owner=leaver, public=True)
+    private = make_track("Draft", owner=leaver, public=False)
+    admin = make_user("root", staff=True)
+    admin.is_superuser = True
+    admin.save()
+    browser = Client()
+    browser.force_login(admin)
 
-    assert list(Track.objects.values_list("title", flat=True)) == ["Shared song"]
-    assert Listen.objects.get().user == bob
+    url = f"/admin/auth/user/{leaver.pk}/delete/"
+    assert browser.post(url, {"post": "yes"}).status_code == 302
+
+    assert not get_user_model().objects.filter(pk=leaver.pk).exists()
+    shared.refresh_from_db()
+    assert shared.owner is None
+    assert not type(private).objects.filter(pk=private.pk).exists()
+    assert AccountDeletion.objects.count() == 1

@@ -106,3 +106,24 @@ def test_a_number_too_large_for_a_float_is_no_unix_time(auth_client, make_track)
     response = auth_client.post("/api/v1/listens/", body, content_type="application/json")
     assert response.status_code == 400
     assert response.json()["listens"]["0"]["listened_at"] == ["Not a valid Unix time."]
+
+
+def test_integers_too_long_for_any_time_or_count_are_refused_not_crashed_on(
+    auth_client, make_track
+):
+    huge = int("9" * 401)
+    track_id = make_track("Fine").pk
+    body = f'{{"listens": [{{"track": {track_id}, "listened_at": {huge}}}]}}'
+    response = auth_client.post("/api/v1/listens/", body, content_type="application/json")
+    assert response.status_code == 400 and "listened_at" in response.json()["listens"]["0"]
+    for since in ("9" * 5000, "\u00b2"):
+        assert auth_client.get("/api/v1/listens/", {"since": since}).status_code == 400
+
+    weights = ["12", "99999999999", "3000000000", "\u00b2"]
+    hetrec = "userID\tartistID\tweight\n" + "".join(
+        f"2\t{51 + n}\t{w}\n" for n, w in enumerate(weights)
+    )
+    report = upload(auth_client, hetrec.encode(), "hetrec").json()
+    assert report["accepted"] == 1
+    assert [s["line"] for s in report["skipped"]] == [3, 4, 5]
+    assert "play count" in report["skipped"][1]["reason"]

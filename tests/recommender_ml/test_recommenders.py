@@ -197,8 +197,8 @@ def test_blend_scores_a_fresh_history_like_the_stored_one():
 
 
 def test_one_persons_scores_equal_their_row_of_a_batch():
-    """One query takes other numerical paths (a half-matrix BLAS product, masked sums for the
-    tracks nobody played) than a batch does; the scores must not differ."""
+    """One query's user-side product reads half the matrix (BLAS symv), a batch's the whole
+    of it (with tracks nobody played scored by content on both); the scores must not differ."""
     rng = np.random.default_rng(0)
     plays = (rng.random((30, 40)) < 0.25) * rng.integers(1, 9, (30, 40))
     plays[:, 35:] = 0  # five tracks nobody has played
