@@ -123,14 +123,16 @@ class TrackUploadSerializer(serializers.Serializer):
 
 def readable_title(text: str) -> str:
     """``text`` without control or invisible formatting characters (bidi overrides,
-    zero-width spaces) and with its spacing collapsed; empty when nothing readable is left."""
+    zero-width spaces) and with its spacing collapsed; empty when nothing readable (a letter,
+    a digit or a symbol such as an emoji) is left."""
     visible = "".join(
         " " if character.isspace() else character
         for character in text
         if character.isspace() or unicodedata.category(character) not in ("Cc", "Cf")
     )
     title = " ".join(visible.split())
-    return title if any(character.isalnum() for character in title) else ""
+    readable = any(c.isalnum() or unicodedata.category(c) == "So" for c in title)
+    return title if readable else ""
 
 
 class AudioFormatSerializer(serializers.Serializer):

@@ -252,6 +252,8 @@ def test_search_ignores_case_accents_and_punctuation(auth_client, make_user):
         ("tune.mid", "\u0301\u0301", "tune"),  # combining marks alone: nothing readable
         ("my.song.mid", "", "my.song"),
         (".mid", "", "Untitled"),
+        ("tune.mid", "\U0001f3b9 \U0001f3b9", "\U0001f3b9 \U0001f3b9"),  # emoji are readable
+        ("tune.mid", "!!!", "tune"),
     ],
 )
 def test_upload_titles_are_readable(auth_client, file_name, title, expected):
