@@ -552,15 +552,32 @@ class ConditionalVAE(TokenModel):
         each decoded from a code ``CHAIN_STEP`` of the way from the one before toward a fresh
         draw, so it develops its material instead of repeating it or stopping."""
         z = self.prior_code(condition, generator)
-        segments = []
-        for start in range(0, bars, BARS_PER_SEGMENT):
-            if start:
+        if bars <= BARS_PER_SEGMENT:
+            return self.decode(z, condition, bars, temperature, generator, self.guidance)
+        wanted = bars * STEPS_PER_BAR
+        parts: list[list[torch.Tensor]] = [[] for _ in range(len(z))]
+        filled = np.zeros(len(z), dtype=np.int64)
+        # A segment may fall silent early (or, later in a chain, start late): its silent bars
+        # are left out so the piece does not pause for bars, and further segments follow
+        # until every piece is full. The bound ends a chain of a model that keeps resting.
+        for number in range(2 * math.ceil(bars / BARS_PER_SEGMENT) + 2):
+            if (filled >= wanted).all():
+                break
+            if number:
                 z = slerp(z, self.prior_code(condition, generator), CHAIN_STEP)
-            length = min(BARS_PER_SEGMENT, bars - start)
-            segments.append(
-                self.decode(z, condition, length, temperature, generator, self.guidance)
+            segment = self.decode(
+                z, condition, BARS_PER_SEGMENT, temperature, generator, self.guidance
             )
-        return torch.cat(segments, dim=-1)
+            for item, grid in enumerate(segment):
+                if filled[item] < wanted:
+                    kept = _sounding_bars(grid, keep_lead=not parts[item])
+                    parts[item].append(kept)
+                    filled[item] += kept.shape[-1]
+        pieces = torch.full((len(z), VOICES, wanted), REST, dtype=torch.long)
+        for item, chain in enumerate(parts):
+            joined = torch.cat(chain, dim=-1)[:, :wanted]
+            pieces[item, :, : joined.shape[-1]] = joined
+        return pieces
 
     def prior_code(
         self, condition: torch.Tensor, generator: torch.Generator | None
@@ -574,6 +591,17 @@ class ConditionalVAE(TokenModel):
                 dtype=condition.dtype,
             )
         return self.latent_prior.sample(condition, generator)
+
+
+def _sounding_bars(grid: torch.Tensor, keep_lead: bool) -> torch.Tensor:
+    """``grid`` (voice, step) without its trailing silent bars, and without its leading ones
+    unless ``keep_lead`` (the opening of a piece may rest)."""
+    bars = grid.reshape(grid.shape[0], -1, STEPS_PER_BAR)
+    sounding = torch.nonzero((bars != REST).any(dim=2).any(dim=0)).flatten()
+    if len(sounding) == 0:
+        return grid[:, :0]
+    first = 0 if keep_lead else int(sounding[0])
+    return grid[:, first * STEPS_PER_BAR : (int(sounding[-1]) + 1) * STEPS_PER_BAR]
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, fraction: float) -> torch.Tensor:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pretty_midi
@@ -12,6 +13,7 @@ from catalog.midi.style_space import compose_vector, denormalize_tempo, one_hot_
 from generation.ml.data import HOLD, PITCH_OFFSET, REST, STEPS_PER_BAR, VOICES
 from generation.ml.models import ConditionalVAE, LSTMBaseline
 from generation.ml.sampling import (
+    DEFAULT_TEMPERATURE,
     STYLE_INSTRUMENTS,
     filled_share,
     generate,
@@ -21,8 +23,10 @@ from generation.ml.sampling import (
     vary,
     with_style_instruments,
 )
+from generation.ml.training import load_model
 from tests.generation_ml.conftest import TINY_CVAE, TINY_LSTM
 
+SHIPPED_GENERATOR = Path(__file__).resolve().parents[2] / "models" / "generator" / "cvae-shipped.pt"
 ATTRIBUTES = np.array([0.5, 0.3, 0.5, 0.5, 1.0], dtype=np.float32)
 FIDDLE = compose_vector(one_hot_style("fiddle"), ATTRIBUTES)
 CHORALE = compose_vector(one_hot_style("chorale"), ATTRIBUTES)
@@ -68,15 +72,37 @@ def test_generated_midi_parses_and_says_it_is_ai_generated(tmp_path):
     assert parsed.get_end_time() <= 16 * 16 / steps_per_second + 1e-6
 
 
+def _sounding_bars(grid: torch.Tensor) -> torch.Tensor:
+    """Per bar of a (voice, step) grid, whether any voice plays in it."""
+    return (grid.reshape(VOICES, -1, STEPS_PER_BAR) != REST).any(dim=2).any(dim=0)
+
+
 def test_a_piece_longer_than_the_trained_segment_continues_the_segment_it_starts_with():
     model = _model(ConditionalVAE, TINY_CVAE)
     condition = torch.from_numpy(FIDDLE)[None]
     short = model.sample(condition, 16, 1.0, torch.Generator().manual_seed(3))
     long = model.sample(condition, 40, 1.0, torch.Generator().manual_seed(3))
     assert long.shape == (1, VOICES, 40 * STEPS_PER_BAR)
-    assert torch.equal(long[..., : 16 * STEPS_PER_BAR], short)
-    second = long[..., 16 * STEPS_PER_BAR : 32 * STEPS_PER_BAR]
-    assert not torch.equal(second, short)  # it develops: the next segment is another one
+    last_sounding = int(torch.nonzero(_sounding_bars(short[0])).max()) + 1
+    opening = last_sounding * STEPS_PER_BAR
+    assert torch.equal(long[..., :opening], short[..., :opening])
+    following = long[..., opening : opening + 16 * STEPS_PER_BAR]
+    assert not torch.equal(following, short)  # it develops: the next segment is another one
+
+
+def test_the_shipped_generator_fills_long_pieces_without_pausing_for_bars():
+    """Its segments often fall silent before their 16 bars end; a chain leaves those bars out
+    instead of pausing mid-piece, and goes on until the piece is full."""
+    model, _ = load_model(SHIPPED_GENERATOR)
+    conditions = torch.from_numpy(np.stack([FIDDLE, CHORALE]))
+    pieces = model.eval().sample(
+        conditions, 48, DEFAULT_TEMPERATURE, torch.Generator().manual_seed(7)
+    )
+    for grid in pieces:
+        sounding = _sounding_bars(grid)
+        assert sounding[-2:].any()  # it plays to the end
+        silent_pairs = ~sounding[:-1] & ~sounding[1:]
+        assert not silent_pairs[: int(torch.nonzero(sounding).max())].any()
 
 
 def test_the_condition_steers_the_cvae_and_the_ablation_ignores_it():
