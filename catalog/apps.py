@@ -11,8 +11,10 @@ class CatalogConfig(AppConfig):
         from catalog import services, tasks
         from catalog.midi.classifier import StyleClassifier
         from jobs.registry import PeriodicJob, register_periodic
+        from musicsite.health import register_model_check
 
         register_loader(services.STYLE_CLASSIFIER_KIND, StyleClassifier.load)
+        register_model_check("style_classifier", services.style_classifier_health)
 
         register_periodic(
             PeriodicJob(

@@ -28,7 +28,7 @@ from rest_framework import status
 from rest_framework.exceptions import APIException
 
 from artifacts.models import ModelArtifact
-from artifacts.services import ArtifactUnavailable, load_active, register_artifact
+from artifacts.services import ArtifactUnavailable, health, load_active, register_artifact
 from catalog.midi.classifier import StyleClassifier, TrainingConfig, train_style_classifier
 from catalog.midi.corpus import CorpusPiece, evenly_spaced
 from catalog.midi.excerpts import EXCERPT_BEATS, training_excerpts
@@ -364,6 +364,13 @@ def train_classifier(*, config: TrainingConfig | None = None) -> ModelArtifact:
         )
     restyle_unlabelled_tracks(classifier=classifier)
     return artifact
+
+
+def style_classifier_health() -> str:
+    """For /healthz. Without a usable classifier, tracks are still stored and served; only
+    the unlabelled ones go unstyled: degraded, not down."""
+    state = health(STYLE_CLASSIFIER_KIND, StyleClassifier.load)
+    return state if state == "ok" or state.startswith("degraded") else f"degraded: {state}"
 
 
 def restyle_unlabelled_tracks(*, classifier: StyleClassifier, batch_size: int = 500) -> int:

@@ -448,9 +448,12 @@ def update_playlist(
     if tracks is not None:
         items = {item.track_id: item for item in playlist.items.all()}
         unknown = [t for t in tracks if t not in items]
-        if unknown or len(set(tracks)) != len(tracks):
+        repeated = sorted({t for t in tracks if tracks.count(t) > 1})
+        problems = [f"not in this playlist: {unknown}"] if unknown else []
+        problems += [f"listed more than once: {repeated}"] if repeated else []
+        if problems:
             raise ValidationError(
-                {"tracks": [f"Must list tracks of this playlist once each; not in it: {unknown}"]}
+                {"tracks": [f"Must list tracks of this playlist once each; {'; '.join(problems)}"]}
             )
         PlaylistItem.objects.filter(playlist=playlist).delete()
         PlaylistItem.objects.bulk_create(

@@ -55,3 +55,14 @@ class Job(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in {JobStatus.SUCCEEDED, JobStatus.FAILED}
+
+
+class WorkerBeat(models.Model):
+    """When each worker (``host:pid``) last showed that it is alive: ``/healthz`` asks
+    whether anyone is taking the queue's jobs."""
+
+    name = models.CharField(max_length=128, unique=True)
+    seen_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} seen at {self.seen_at:%Y-%m-%d %H:%M:%S}"

@@ -11,17 +11,35 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from jobs.models import Job, JobStatus
+from jobs.models import Job, JobStatus, WorkerBeat
 from jobs.registry import handler_for, periodic_jobs
 
 logger = logging.getLogger(__name__)
 
 
 def _enqueue(job_id: int) -> None:
+    """Put the job on the task queue; if the queue cannot take it (Redis down, say), the job
+    fails with the reason at once instead of waiting forever and holding its owner's quota."""
     from jobs.tasks import run_job_task
 
-    result = run_job_task.enqueue(job_id)
+    try:
+        result = run_job_task.enqueue(job_id)
+    except Exception as exc:  # each queue backend raises its own connection errors
+        logger.exception("job %s could not be queued", job_id)
+        Job.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
+            status=JobStatus.FAILED,
+            error=f"The task queue could not take this job: {type(exc).__name__}: {exc}"[:500],
+            finished_at=timezone.now(),
+        )
+        return
     Job.objects.filter(pk=job_id).update(task_result_id=str(result.id))
+
+
+def record_worker_beat(name: str) -> None:
+    """That the worker ``name`` is alive now (``jobs.selectors.unserved_queue_problem``)."""
+    now = timezone.now()
+    WorkerBeat.objects.update_or_create(name=name, defaults={"seen_at": now})
+    WorkerBeat.objects.filter(seen_at__lt=now - timedelta(days=1)).delete()
 
 
 @transaction.atomic

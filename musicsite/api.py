@@ -10,6 +10,7 @@ from django.db import IntegrityError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -21,6 +22,15 @@ logger = logging.getLogger(__name__)
 class PagePagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 200
+
+    def get_page_size(self, request: Request) -> int:
+        """As DRF's, but a ``page_size`` that is not a whole number from 1 is a 400."""
+        given = request.query_params.get(self.page_size_query_param)
+        if given is not None and not (given.isascii() and given.isdigit() and int(given) > 0):
+            raise exceptions.ValidationError(
+                {self.page_size_query_param: [f"A whole number from 1 to {self.max_page_size}."]}
+            )
+        return super().get_page_size(request)
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

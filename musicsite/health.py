@@ -8,6 +8,9 @@ from collections.abc import Callable
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from jobs.selectors import unserved_queue_problem
 
 logger = logging.getLogger(__name__)
 
@@ -28,16 +31,17 @@ def check_database() -> str:
 
 
 def check_queue() -> str:
+    """The queue answers, and its jobs are taken (a worker is alive when jobs wait)."""
     if settings.TASK_BACKEND == "rq":
         import django_rq
 
         django_rq.get_connection("default").ping()
-        return "ok"
-    if settings.TASK_BACKEND == "database":
+    elif settings.TASK_BACKEND == "database":
         from django_tasks_db.models import DBTaskResult
 
         DBTaskResult.objects.exists()
-    return "ok"
+    problem = unserved_queue_problem()
+    return f"down: {problem}" if problem else "ok"
 
 
 def _run(check: Callable[[], str]) -> str:
@@ -48,7 +52,12 @@ def _run(check: Callable[[], str]) -> str:
         return f"down: {type(exc).__name__}: {exc}"[:300]
 
 
+@csrf_exempt  # so that other methods meet the JSON 405 below, not the CSRF page
 def healthz(request: HttpRequest) -> JsonResponse:
+    if request.method not in ("GET", "HEAD"):
+        response = JsonResponse({"detail": f'Method "{request.method}" not allowed.'}, status=405)
+        response["Allow"] = "GET, HEAD"
+        return response
     body: dict = {
         "database": _run(check_database),
         "queue": _run(check_queue),

@@ -28,16 +28,18 @@ _ERROR_STATUSES = {
 
 
 class ApiAutoSchema(AutoSchema):
-    """Documents the error answers every endpoint can give, in the one shared shape."""
+    """Documents the error answers every endpoint can give, in the one shared shape, or in
+    the view's own (its ``error_schema``, as the ListenBrainz-compatible views have)."""
 
     def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)
+        schema = getattr(self.view, "error_schema", _ERROR_SCHEMA)
         for status_code, description in _ERROR_STATUSES.items():
             responses.setdefault(
                 status_code,
                 {
                     "description": description,
-                    "content": {"application/json": {"schema": _ERROR_SCHEMA}},
+                    "content": {"application/json": {"schema": schema}},
                 },
             )
         return responses

@@ -166,7 +166,14 @@ MODEL_ROOT = Path(os.environ.get("MODEL_ROOT", VAR_DIR / "models"))
 # Artifacts shipped in the repository (the generator checkpoint), read-only.
 SHIPPED_MODEL_ROOT = BASE_DIR / "models"
 
+# Rate-limit counters live in the cache: several web processes must share one (CACHE_DIR on
+# one machine, REDIS_CACHE_URL on several), or each process allows the whole rate.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+if os.environ.get("CACHE_DIR"):
+    CACHES["default"] = {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": os.environ["CACHE_DIR"],
+    }
 if os.environ.get("REDIS_CACHE_URL"):
     CACHES["default"] = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -246,6 +253,8 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and docs are public: a stale token a client sends along must not 401 them.
+    "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     # Swagger UI assets ship in a package: the docs page works with no network.

@@ -116,6 +116,12 @@ def _message(detail: Any) -> str:
 
 
 class ListenBrainzView(APIView):
+    # ListenBrainz's error body, documented in the schema instead of the site's own shape.
+    error_schema = {
+        "type": "object",
+        "properties": {"code": {"type": "integer"}, "error": {"type": "string"}},
+        "required": ["code", "error"],
+    }
     authentication_classes = [ListenBrainzTokenAuthentication]
     permission_classes = [permissions.IsAuthenticated]
     throttle_classes = [ListenBrainzRateThrottle]

@@ -5,12 +5,16 @@ from __future__ import annotations
 import secrets
 import subprocess
 import sys
+from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.validation import validate_schema
 
+from jobs.models import Job, JobStatus
+from jobs.services import record_worker_beat, submit_job
 from musicsite import health
 from tests.helpers import REPO_ROOT
 
@@ -54,6 +58,49 @@ def test_healthz_answers_503_when_the_redis_queue_is_unreachable(client, setting
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["down"] == ["queue"]
+
+
+def test_healthz_says_the_queue_is_down_when_jobs_wait_and_no_worker_is_alive(
+    client, monkeypatch, settings
+):
+    monkeypatch.setattr(health, "_MODEL_CHECKS", {})
+    job = Job.objects.create(kind="train_taste")
+    assert client.get("/healthz").json()["queue"] == "ok"  # just queued: not yet a problem
+    Job.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+    response = client.get("/healthz")
+    assert response.status_code == 503 and response.json()["down"] == ["queue"]
+    assert f"job {job.pk} has waited 300 s and no worker was seen" in response.json()["queue"]
+
+    record_worker_beat("host:1")  # a worker that is alive, if busy: a backlog is no outage
+    assert client.get("/healthz").status_code == 200
+
+
+def test_a_job_the_queue_cannot_take_fails_at_once_with_the_reason(
+    settings, make_user, django_capture_on_commit_callbacks
+):
+    """A Redis queue that does not answer: the job is not left queued for ever (holding its
+    owner's quota); it fails, saying why."""
+    settings.TASK_BACKEND = "rq"
+    settings.RQ_QUEUES = {"default": {"URL": "redis://127.0.0.1:1/0"}}
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+    with django_capture_on_commit_callbacks(execute=True):
+        job = submit_job(kind="train_taste", owner=make_user("composer"))
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED
+    assert job.error.startswith("The task queue could not take this job: ")
+
+
+def test_healthz_answers_get_and_head_only(client):
+    for method in ("post", "put", "patch", "delete"):
+        response = getattr(client, method)("/healthz")
+        assert response.status_code == 405 and response["Allow"] == "GET, HEAD"
+        assert "not allowed" in response.json()["detail"]
+
+
+def test_the_schema_and_docs_ignore_a_stale_token(client):
+    stale = {"HTTP_AUTHORIZATION": "Token deadbeef"}
+    assert client.get("/api/schema/", **stale).status_code == 200
+    assert client.get("/api/docs/", **stale).status_code == 200
 
 
 def test_schema_is_valid_openapi_3():

@@ -125,7 +125,10 @@ def test_a_playlist_can_be_renamed_reordered_trimmed_and_deleted(listener, make_
 
     foreign = client.patch(url, {"tracks": [*order, 999_999]}, format="json")
     assert foreign.status_code == 400
-    assert "tracks" in foreign.json()
+    assert "not in this playlist: [999999]" in foreign.json()["tracks"][0]
+    twice = client.patch(url, {"tracks": [order[0], *order]}, format="json")
+    assert twice.status_code == 400
+    assert f"listed more than once: [{order[0]}]" in twice.json()["tracks"][0]
     assert len(client.get(url).json()["items"]) == 4
 
     assert client_for(make_user("nosy")).get(url).status_code == 404

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import socket
 import threading
 from typing import Any
 
@@ -8,14 +10,15 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections
 
-from jobs.services import recover_stale_jobs, submit_due_periodic_jobs
+from jobs.services import record_worker_beat, recover_stale_jobs, submit_due_periodic_jobs
 
 
 class Command(BaseCommand):
     help = (
         "Run a task worker for the configured backend (db_worker or an RQ worker), "
-        "recovering jobs whose worker died and submitting due periodic jobs (such as "
-        "retraining the taste model), at start and then periodically."
+        "recovering jobs whose worker died, submitting due periodic jobs (such as "
+        "retraining the taste model) and recording that it is alive, at start and then "
+        "periodically."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -38,6 +41,7 @@ class Command(BaseCommand):
             stop.set()
 
     def _recover(self) -> None:
+        record_worker_beat(f"{socket.gethostname()}:{os.getpid()}")
         counts = recover_stale_jobs()
         if any(counts.values()):
             self.stdout.write(f"recovered stale jobs: {counts}")
