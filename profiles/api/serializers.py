@@ -173,6 +173,11 @@ class ListenRangeSerializer(serializers.Serializer):
     since = TimestampField(required=False, help_text="Listens at or after this time.")
     until = TimestampField(required=False, help_text="Listens before this time.")
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "since" in attrs and "until" in attrs and attrs["since"] >= attrs["until"]:
+            raise serializers.ValidationError({"until": ["Must be later than since."]})
+        return attrs
+
 
 # HetRec's artists.dat is 2.6 MB; it is read while the request waits.
 MAX_ARTISTS_BYTES = 16 * 2**20

@@ -127,3 +127,9 @@ def test_integers_too_long_for_any_time_or_count_are_refused_not_crashed_on(
     assert report["accepted"] == 1
     assert [s["line"] for s in report["skipped"]] == [3, 4, 5]
     assert "play count" in report["skipped"][1]["reason"]
+
+
+def test_a_time_range_that_ends_before_it_begins_is_a_400(auth_client):
+    response = auth_client.get("/api/v1/listens/", {"since": 1_700_000_300, "until": 1_700_000_000})
+    assert response.status_code == 400
+    assert response.json() == {"until": ["Must be later than since."]}
