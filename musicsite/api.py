@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.http import Http404, HttpRequest, JsonResponse
@@ -48,6 +50,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     elif isinstance(exc, Http404):
         # Django's message names the model ("No GenerationRequest matches ..."): say less.
         exc = exceptions.NotFound()
+    elif isinstance(exc, RequestDataTooBig):
+        exc = exceptions.APIException(
+            f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
+        )
+        exc.status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     elif isinstance(exc, IntegrityError):
         logger.warning("integrity error answered as 409: %s", exc)
         exc = exceptions.APIException("The request conflicts with existing data.")

@@ -12,6 +12,7 @@ from generation.ml.sampling import DEFAULT_TEMPERATURE
 from generation.models import GenerationRequest, Playlist, PlaylistItem, PlaylistStatus
 from generation.selectors import playlist_status
 from generation.services import MAX_PIECES_PER_REQUEST
+from jobs.models import JobStatus
 
 
 class GenerationCreateSerializer(serializers.Serializer):
@@ -66,8 +67,8 @@ class GenerationAcceptedSerializer(serializers.Serializer):
 
 
 class GenerationSerializer(serializers.ModelSerializer):
-    status = serializers.CharField(source="job.status")
-    progress = serializers.FloatField(source="job.progress")
+    status = serializers.ChoiceField(source="job.status", choices=JobStatus.choices)
+    progress = serializers.FloatField(source="job.progress", min_value=0.0, max_value=1.0)
     message = serializers.CharField(source="job.message")
     error = serializers.CharField(source="job.error")
     finished_at = serializers.DateTimeField(source="job.finished_at", allow_null=True)

@@ -176,3 +176,10 @@ def test_each_rest_setting_imports_on_its_own(setting):
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_a_body_over_the_upload_limit_is_a_413_that_names_the_limit(client):
+    body = b'{"username": "' + b"x" * settings.DATA_UPLOAD_MAX_MEMORY_SIZE + b'"}'
+    response = client.post("/api/v1/auth/register/", body, content_type="application/json")
+    assert response.status_code == 413
+    assert str(settings.DATA_UPLOAD_MAX_MEMORY_SIZE) in response.json()["detail"]
