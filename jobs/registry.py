@@ -26,6 +26,10 @@ class PeriodicJob:
 
 _PERIODIC: dict[str, PeriodicJob] = {}
 
+# What to undo for a job that fails before any worker ran it (the files it holds, say).
+JobCleanup = Callable[[dict[str, Any]], None]
+_CLEANUPS: dict[str, JobCleanup] = {}
+
 
 class UnknownJobKind(LookupError):
     pass
@@ -57,3 +61,12 @@ def register_periodic(job: PeriodicJob) -> None:
 
 def periodic_jobs() -> list[PeriodicJob]:
     return list(_PERIODIC.values())
+
+
+def register_cleanup(kind: str, cleanup: JobCleanup) -> None:
+    """``cleanup(params)`` runs when a job of ``kind`` fails before it ran."""
+    _CLEANUPS[kind] = cleanup
+
+
+def cleanup_for(kind: str) -> JobCleanup | None:
+    return _CLEANUPS.get(kind)

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from jobs.models import Job, JobStatus, WorkerBeat
-from jobs.registry import handler_for, periodic_jobs
+from jobs.registry import cleanup_for, handler_for, periodic_jobs
 
 logger = logging.getLogger(__name__)
 
@@ -26,16 +26,25 @@ def _enqueue(job_id: int) -> None:
         result = run_job_task.enqueue(job_id)
     except Exception as exc:  # each queue backend raises its own connection errors
         logger.exception("job %s could not be queued", job_id)
-        Job.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
-            status=JobStatus.FAILED,
-            error=f"The task queue could not take this job: {type(exc).__name__}: {exc}"[:500],
-            finished_at=timezone.now(),
-        )
+        _fail_unqueued(job_id, type(exc).__name__)
         return
     Job.objects.filter(pk=job_id).update(task_result_id=str(result.id))
 
 
-def record_worker_beat(name: str) -> None:
+def _fail_unqueued(job_id: int, reason: str) -> None:
+    failed = Job.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
+        status=JobStatus.FAILED,
+        # The owner sees this: the queue's own message may name hosts and ports.
+        error=f"The task queue could not take this job ({reason}); try again later.",
+        finished_at=timezone.now(),
+    )
+    job = Job.objects.filter(pk=job_id).first()
+    cleanup = cleanup_for(job.kind) if failed and job else None
+    if cleanup is not None:
+        cleanup(job.params)
+
+
+def record_worker_beat(*, name: str) -> None:
     """That the worker ``name`` is alive now (``jobs.selectors.unserved_queue_problem``)."""
     now = timezone.now()
     WorkerBeat.objects.update_or_create(name=name, defaults={"seen_at": now})

@@ -173,6 +173,8 @@ if os.environ.get("CACHE_DIR"):
     CACHES["default"] = {
         "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
         "LOCATION": os.environ["CACHE_DIR"],
+        # Past MAX_ENTRIES files it deletes a random third, live counters included.
+        "OPTIONS": {"MAX_ENTRIES": 100_000},
     }
 if os.environ.get("REDIS_CACHE_URL"):
     CACHES["default"] = {

@@ -24,7 +24,7 @@ from rest_framework.exceptions import APIException
 
 from catalog.external import TrackMetadata
 from jobs.models import Job, JobStatus
-from jobs.registry import job_handler
+from jobs.registry import job_handler, register_cleanup
 from jobs.runner import JobContext, JobError
 from jobs.services import submit_job
 from profiles.importers import parse
@@ -215,15 +215,21 @@ def _keep_upload(upload: UploadedFile) -> Path:
 
 def discard_import_uploads(*, user: AbstractBaseUser) -> int:
     """Remove the files of a person's imports that have not run (their account is going)."""
+    jobs = Job.objects.filter(owner=user, kind=IMPORT_JOB_KIND).values_list("params", flat=True)
+    return sum(remove_upload_files(params) for params in jobs)
+
+
+def remove_upload_files(params: dict[str, Any]) -> int:
+    """Remove the files an import job holds (also when it failed before running)."""
     removed = 0
-    for params in Job.objects.filter(owner=user, kind=IMPORT_JOB_KIND).values_list(
-        "params", flat=True
-    ):
-        for key in ("path", "artists_path"):
-            if params.get(key) and Path(params[key]).is_file():
-                Path(params[key]).unlink(missing_ok=True)
-                removed += 1
+    for key in ("path", "artists_path"):
+        if params.get(key) and Path(params[key]).is_file():
+            Path(params[key]).unlink(missing_ok=True)
+            removed += 1
     return removed
+
+
+register_cleanup(IMPORT_JOB_KIND, remove_upload_files)
 
 
 @job_handler(IMPORT_JOB_KIND)

@@ -122,14 +122,19 @@ def _predict_from_content(
 
 
 def _top_n(scores: np.ndarray, n: int) -> np.ndarray:
-    """The ``n`` best finite scores' indices, best first (fewer when fewer are finite)."""
+    """The ``n`` best finite scores' indices, best first, equal scores by index (fewer when
+    fewer are finite)."""
     n = min(n, len(scores))
     if n <= 0:
         return np.empty(0, dtype=np.int64)
     # Excluded items hold -inf, which the partition puts last: no copy of the finite ones.
-    best = np.argpartition(-scores, n - 1)[:n]
+    partitioned = np.argpartition(-scores, n - 1)[:n]
+    lowest = scores[partitioned].min()
+    above = np.flatnonzero(scores > lowest)
+    tied = np.flatnonzero(scores == lowest)[: n - len(above)]  # the first of equals
+    best = np.concatenate([above, tied])
     best = best[np.isfinite(scores[best])]
-    return best[np.argsort(-scores[best], kind="stable")]
+    return best[np.lexsort((best, -scores[best]))]
 
 
 def maximal_marginal_relevance(
@@ -238,7 +243,9 @@ class Recommender(ABC):
         vectors = None if user_vector is None else np.asarray(user_vector, np.float32)[None, :]
         index = np.array([-1 if user_index is None else user_index], dtype=np.int64)
         new = None if new_item_vectors is None else np.asarray(new_item_vectors, np.float32)
-        scores = np.asarray(self._score_one(index, row, vectors, new), dtype=np.float32)
+        # A copy: the exclusions below must not write into the model (popularity's scores
+        # are a read-only view of its own array).
+        scores = np.array(self._score_one(index, row, vectors, new), dtype=np.float32)
         if exclude_seen:
             scores[row.indices] = -np.inf
         if excluded is not None:

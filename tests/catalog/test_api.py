@@ -366,8 +366,12 @@ def test_a_title_that_normalizing_lengthens_is_stored_and_found(auth_client):
     assert [track["id"] for track in found] == [created.json()["id"]]
 
 
-@pytest.mark.parametrize("page_size", ["abc", "0", "-1", "\u00b2"])
+@pytest.mark.parametrize("page_size", ["abc", "0", "-1", "\u00b2", "9" * 5000])
 def test_a_page_size_that_is_no_whole_number_from_one_is_a_400(auth_client, page_size):
     response = auth_client.get("/api/v1/tracks/", {"page_size": page_size})
     assert response.status_code == 400
     assert "page_size" in response.json()
+
+
+def test_an_empty_page_size_is_the_default_one(auth_client):
+    assert auth_client.get("/api/v1/tracks/", {"page_size": ""}).status_code == 200

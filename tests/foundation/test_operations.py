@@ -6,16 +6,19 @@ import secrets
 import subprocess
 import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.validation import validate_schema
 
 from jobs.models import Job, JobStatus
-from jobs.services import record_worker_beat, submit_job
+from jobs.services import record_worker_beat
 from musicsite import health
+from profiles.importing import submit_import
 from tests.helpers import REPO_ROOT
 
 pytestmark = pytest.mark.django_db
@@ -71,23 +74,26 @@ def test_healthz_says_the_queue_is_down_when_jobs_wait_and_no_worker_is_alive(
     assert response.status_code == 503 and response.json()["down"] == ["queue"]
     assert f"job {job.pk} has waited 300 s and no worker was seen" in response.json()["queue"]
 
-    record_worker_beat("host:1")  # a worker that is alive, if busy: a backlog is no outage
+    record_worker_beat(name="host:1")  # a worker that is alive, if busy: a backlog is no outage
     assert client.get("/healthz").status_code == 200
 
 
-def test_a_job_the_queue_cannot_take_fails_at_once_with_the_reason(
-    settings, make_user, django_capture_on_commit_callbacks
+def test_a_job_the_queue_cannot_take_fails_at_once_and_lets_go_of_its_files(
+    settings, make_user, django_capture_on_commit_callbacks, tmp_path
 ):
     """A Redis queue that does not answer: the job is not left queued for ever (holding its
-    owner's quota); it fails, saying why."""
+    owner's quota and its uploaded file); it fails, saying why, and its file goes."""
+    settings.MEDIA_ROOT = tmp_path
     settings.TASK_BACKEND = "rq"
     settings.RQ_QUEUES = {"default": {"URL": "redis://127.0.0.1:1/0"}}
     settings.TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+    upload = SimpleUploadedFile("history.json", b"[]")
     with django_capture_on_commit_callbacks(execute=True):
-        job = submit_job(kind="train_taste", owner=make_user("composer"))
+        job = submit_import(user=make_user("listener"), format_name="spotify", upload=upload)
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED
-    assert job.error.startswith("The task queue could not take this job: ")
+    assert job.error == "The task queue could not take this job (ConnectionError); try again later."
+    assert not Path(job.params["path"]).exists()
 
 
 def test_healthz_answers_get_and_head_only(client):

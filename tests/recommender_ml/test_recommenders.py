@@ -104,6 +104,15 @@ def test_recommend_excludes_seen_items_unless_asked():
     assert seen <= set(everything.tolist())
 
 
+def test_equal_scores_are_ranked_by_item_and_excluded_items_never_come_back():
+    plays = np.zeros((4, 6), dtype=np.float32)
+    plays[:, [1, 2, 4]] = 1.0  # three items every listener played: one score for them
+    plays[0, 5] = 1.0
+    model = PopularityRecommender().fit(sparse.csr_matrix(plays))
+    assert model.recommend(None, n=2).items.tolist() == [1, 2]
+    assert model.recommend(None, n=3, excluded=np.array([2])).items.tolist() == [1, 4, 5]
+
+
 def test_content_blending_recommends_a_track_nobody_listened_to():
     matrix, vectors = _toy_matrix(), _toy_vectors()
     cf_only = HybridEASERecommender(l2=5.0).fit(matrix)

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
-import os
-import socket
+import logging
 import threading
 from typing import Any
 
@@ -10,7 +9,10 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections
 
+from jobs.runner import worker_name
 from jobs.services import record_worker_beat, recover_stale_jobs, submit_due_periodic_jobs
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -41,7 +43,7 @@ class Command(BaseCommand):
             stop.set()
 
     def _recover(self) -> None:
-        record_worker_beat(f"{socket.gethostname()}:{os.getpid()}")
+        record_worker_beat(name=worker_name())
         counts = recover_stale_jobs()
         if any(counts.values()):
             self.stdout.write(f"recovered stale jobs: {counts}")
@@ -53,5 +55,7 @@ class Command(BaseCommand):
         while not stop.wait(period):
             try:
                 self._recover()
+            except Exception:  # a database hiccup must not end the beats and recovery for good
+                logger.exception("periodic recovery failed; trying again in %.0f s", period)
             finally:
                 close_old_connections()
