@@ -121,14 +121,20 @@ class TrackUploadSerializer(serializers.Serializer):
         return data
 
 
+_ZERO_WIDTH_JOINER = "\u200d"
+
+
 def readable_title(text: str) -> str:
     """``text`` without control or invisible formatting characters (bidi overrides,
     zero-width spaces) and with its spacing collapsed; empty when nothing readable (a letter,
-    a digit or a symbol such as an emoji) is left."""
+    a digit or a symbol such as an emoji) is left. The zero-width joiner stays: it joins
+    emoji into one (a family, a profession)."""
     visible = "".join(
         " " if character.isspace() else character
         for character in text
-        if character.isspace() or unicodedata.category(character) not in ("Cc", "Cf")
+        if character.isspace()
+        or character == _ZERO_WIDTH_JOINER
+        or unicodedata.category(character) not in ("Cc", "Cf")
     )
     title = " ".join(visible.split())
     readable = any(c.isalnum() or unicodedata.category(c) == "So" for c in title)

@@ -253,6 +253,7 @@ def test_search_ignores_case_accents_and_punctuation(auth_client, make_user):
         ("my.song.mid", "", "my.song"),
         (".mid", "", "Untitled"),
         ("tune.mid", "\U0001f3b9 \U0001f3b9", "\U0001f3b9 \U0001f3b9"),  # emoji are readable
+        ("tune.mid", "\U0001f468\u200d\U0001f373 jig", "\U0001f468\u200d\U0001f373 jig"),
         ("tune.mid", "!!!", "tune"),
     ],
 )
