@@ -15,6 +15,7 @@ from profiles.importers.rules import (
     MAX_NAME_CHARS,
     MAX_SOURCE_CHARS,
     MIN_LISTENED_AT,
+    is_plain_number,
 )
 from profiles.importing import MAX_SKIPPED_REPORTED
 from profiles.listen_input import MAX_COUNT, MAX_ID, read_timestamp
@@ -93,7 +94,7 @@ class MeUpdateSerializer(serializers.Serializer):
 class TimestampField(serializers.Field):
     def to_internal_value(self, data: Any) -> datetime:
         try:
-            if isinstance(data, str) and data.isascii() and data.isdigit():
+            if isinstance(data, str) and is_plain_number(data):
                 data = int(data)  # ValueError past Python's 4300 digits
             return read_timestamp(data)
         except ValueError as exc:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from profiles.importers.records import ImportRecord, OtherUserRow, SkippedLine, checked_listen
+from profiles.importers.rules import is_plain_number
 
 ARTIST_PLAYS_TITLE = "(all plays of this artist)"
 # The data set's release (version 1.0, May 2011); the counts were collected before it.
@@ -26,7 +27,7 @@ def read_hetrec_artists(stream: TextIO) -> dict[str, str]:
     names = {}
     for text in stream:
         fields = text.rstrip("\r\n").split("\t")
-        if len(fields) >= 2 and fields[0].isascii() and fields[0].isdigit():
+        if len(fields) >= 2 and is_plain_number(fields[0]):
             names[fields[0]] = fields[1]
     return names
 
@@ -55,7 +56,7 @@ def parse_hetrec(
             yield OtherUserRow(line, user)
             continue
         # A count has at most 10 digits (32 bits); past 4300, int() itself refuses.
-        if not (weight.isascii() and weight.isdigit()) or len(weight) > 10 or int(weight) == 0:
+        if not is_plain_number(weight) or len(weight) > 10 or int(weight) == 0:
             yield SkippedLine(line, f"weight {weight!r} is not a positive play count")
             continue
         yield checked_listen(

@@ -29,6 +29,11 @@ def listened_at_problem(listened_at: datetime, now: datetime) -> str | None:
     return None
 
 
+def is_plain_number(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also takes "²", which ``int`` refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def from_unix(seconds: float) -> datetime:
     """ValueError (never OverflowError or OSError) for a time a datetime cannot hold."""
     try:
