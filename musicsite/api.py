@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -10,7 +11,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.http import Http404, HttpRequest, JsonResponse
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -35,6 +36,20 @@ class PagePagination(PageNumberPagination):
                 {self.page_size_query_param: ["A whole number from 1 (at most 200 are given)."]}
             )
         return super().get_page_size(request)
+
+
+class RejectUnknownFields(serializers.Serializer):
+    """A request body naming a field this request does not take is a 400 naming it, rather
+    than quietly ignored: a misspelt ``temprature`` would otherwise give the default."""
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if isinstance(data, Mapping):
+            accepted = [name for name, field in self.fields.items() if not field.read_only]
+            unknown = sorted(set(data) - set(accepted))
+            if unknown:
+                message = f"Unknown field; this request takes: {', '.join(accepted)}."
+                raise serializers.ValidationError({name: [message] for name in unknown})
+        return super().to_internal_value(data)
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

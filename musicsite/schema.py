@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.openapi import AutoSchema
+from rest_framework import serializers
+
+from musicsite.api import RejectUnknownFields
 
 _ERROR_SCHEMA = {
     "type": "object",
@@ -43,3 +46,11 @@ class ApiAutoSchema(AutoSchema):
                 },
             )
         return responses
+
+    def _map_basic_serializer(
+        self, serializer: serializers.Serializer, direction: str
+    ) -> dict[str, Any]:
+        schema = super()._map_basic_serializer(serializer, direction)
+        if direction == "request" and isinstance(serializer, RejectUnknownFields):
+            schema["additionalProperties"] = False  # such a body answers 400 to other fields
+        return schema

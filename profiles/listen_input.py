@@ -305,8 +305,14 @@ def read_api_listens(
     return listens
 
 
+# What one listen of a /api/v1/listens/ batch may hold; anything else is named, not ignored.
+API_LISTEN_FIELDS = ("track", "track_metadata", "listened_at", "ms_played", "skipped", "source")
+
+
 def _read_api_item(reader: _ItemReader) -> ListenInput | None:
     item = reader.item
+    for name in sorted(set(item) - set(API_LISTEN_FIELDS)):
+        reader.problem(str(name), f"Unknown field; a listen takes: {', '.join(API_LISTEN_FIELDS)}.")
     track_id = item.get("track")
     metadata = None
     if (track_id is None) == (item.get("track_metadata") is None):

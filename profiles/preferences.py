@@ -7,11 +7,12 @@ from typing import Any
 from rest_framework import serializers
 
 from catalog.midi.style_space import STYLES
+from musicsite.api import RejectUnknownFields
 
 TEMPO_LIMITS_BPM = (20.0, 300.0)
 
 
-class PreferencesSerializer(serializers.Serializer):
+class PreferencesSerializer(RejectUnknownFields):
     styles = serializers.ListField(
         child=serializers.ChoiceField(choices=STYLES),
         required=False,
@@ -40,15 +41,6 @@ class PreferencesSerializer(serializers.Serializer):
     include_generated = serializers.BooleanField(
         required=False, help_text="Whether recommendations may include generated tracks."
     )
-
-    def to_internal_value(self, data: Any) -> dict[str, Any]:
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError(
-                    {name: ["Unknown preference."] for name in unknown}
-                )
-        return super().to_internal_value(data)
 
     def validate_styles(self, value: list[str]) -> list[str]:
         return _once_each(value)

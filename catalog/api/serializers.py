@@ -12,6 +12,7 @@ from catalog.midi.rendering import AUDIO_FORMATS
 from catalog.midi.style_space import STYLES
 from catalog.midi.validation import DEFAULT_LIMITS
 from catalog.models import Origin, Track
+from musicsite.api import RejectUnknownFields
 
 CATALOG_ORIGINS = [Origin.CATALOG, Origin.UPLOAD, Origin.GENERATED]
 DEFAULT_AUDIO_FORMAT = "ogg"
@@ -94,7 +95,7 @@ class TrackFilterSerializer(serializers.Serializer):
     origin = serializers.ChoiceField(choices=CATALOG_ORIGINS, required=False)
 
 
-class TrackUploadSerializer(serializers.Serializer):
+class TrackUploadSerializer(RejectUnknownFields):
     midi = serializers.FileField(
         help_text=f"A Standard MIDI File of at most {DEFAULT_LIMITS.max_bytes} bytes."
     )

@@ -13,9 +13,10 @@ from generation.models import GenerationRequest, Playlist, PlaylistItem, Playlis
 from generation.selectors import playlist_status
 from generation.services import MAX_PIECES_PER_REQUEST
 from jobs.models import JobStatus
+from musicsite.api import RejectUnknownFields
 
 
-class GenerationCreateSerializer(serializers.Serializer):
+class GenerationCreateSerializer(RejectUnknownFields):
     count = serializers.IntegerField(min_value=1, max_value=MAX_PIECES_PER_REQUEST)
     bars = serializers.IntegerField(min_value=4, max_value=64, default=16)
     temperature = serializers.FloatField(min_value=0.1, max_value=2.0, default=DEFAULT_TEMPERATURE)
@@ -104,7 +105,7 @@ class GenerationSerializer(serializers.ModelSerializer):
         return TrackSerializer(tracks, many=True, context=self.context).data
 
 
-class PlaylistCreateSerializer(serializers.Serializer):
+class PlaylistCreateSerializer(RejectUnknownFields):
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     length = serializers.IntegerField(min_value=5, max_value=100)
     generated_share = serializers.FloatField(
@@ -142,7 +143,7 @@ class PlaylistSerializer(serializers.ModelSerializer):
         return playlist_status(playlist)
 
 
-class PlaylistUpdateSerializer(serializers.Serializer):
+class PlaylistUpdateSerializer(RejectUnknownFields):
     name = serializers.CharField(max_length=200, required=False)
     tracks = serializers.ListField(
         child=serializers.IntegerField(),

@@ -9,6 +9,7 @@ from django.core.files.uploadedfile import UploadedFile
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from musicsite.api import RejectUnknownFields
 from profiles.importers import FORMATS, MULTI_USER_FORMATS
 from profiles.importers.rules import (
     MAX_LISTENS_PER_REQUEST,
@@ -25,7 +26,7 @@ from profiles.preferences import PreferencesSerializer
 User = get_user_model()
 
 
-class RegisterSerializer(serializers.Serializer):
+class RegisterSerializer(RejectUnknownFields):
     username = serializers.RegexField(
         r"^[\w.@+-]+\Z",
         max_length=150,
@@ -41,7 +42,7 @@ class RegisteredSerializer(serializers.Serializer):
     token = serializers.CharField()
 
 
-class TokenRequestSerializer(serializers.Serializer):
+class TokenRequestSerializer(RejectUnknownFields):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=128, trim_whitespace=False)
 
@@ -50,7 +51,7 @@ class TokenSerializer(serializers.Serializer):
     token = serializers.CharField()
 
 
-class PasswordChangeSerializer(serializers.Serializer):
+class PasswordChangeSerializer(RejectUnknownFields):
     current_password = serializers.CharField(max_length=128, trim_whitespace=False)
     new_password = serializers.CharField(max_length=128, trim_whitespace=False)
 
@@ -70,7 +71,7 @@ class MeSerializer(serializers.Serializer):
     taste = TasteSerializer(allow_null=True)
 
 
-class MeUpdateSerializer(serializers.Serializer):
+class MeUpdateSerializer(RejectUnknownFields):
     preferences = serializers.DictField(
         help_text="Preferences to change; see the `preferences` object of GET /me/. "
         "A null value removes that preference."
@@ -116,7 +117,7 @@ class TrackMetadataSerializer(serializers.Serializer):
     recording_mbid = serializers.UUIDField(required=False, help_text="MusicBrainz recording id.")
 
 
-class ListenSubmissionSerializer(serializers.Serializer):
+class ListenSubmissionSerializer(RejectUnknownFields):
     track = serializers.IntegerField(
         min_value=1, max_value=MAX_ID, required=False, help_text="A catalog track id."
     )
@@ -135,7 +136,7 @@ class ListenSubmissionSerializer(serializers.Serializer):
     )
 
 
-class ListenBatchSerializer(serializers.Serializer):
+class ListenBatchSerializer(RejectUnknownFields):
     listens = ListenSubmissionSerializer(
         many=True,
         min_length=1,
@@ -192,7 +193,7 @@ def _within(upload: UploadedFile, limit: int) -> UploadedFile:
     return upload
 
 
-class ImportRequestSerializer(serializers.Serializer):
+class ImportRequestSerializer(RejectUnknownFields):
     file = serializers.FileField(help_text="The history file, as the service exported it.")
     format = serializers.ChoiceField(choices=FORMATS)
     file_user = serializers.CharField(
@@ -249,7 +250,7 @@ class ImportJobSerializer(serializers.Serializer):
     url = serializers.CharField()
 
 
-class FeedbackRequestSerializer(serializers.Serializer):
+class FeedbackRequestSerializer(RejectUnknownFields):
     track = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     score = serializers.ChoiceField(
         choices=[FeedbackScore.LOVE, FeedbackScore.CLEAR, FeedbackScore.HATE],

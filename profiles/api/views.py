@@ -214,6 +214,9 @@ class ListensView(APIView):
         items = data.get("listens") if isinstance(data, dict) else None
         if not isinstance(items, list) or not items:
             raise ValidationError({"listens": ["A non-empty list of listens is required."]})
+        if set(data) != {"listens"}:
+            message = "Unknown field; this request takes: listens."
+            raise ValidationError({name: [message] for name in sorted(set(data) - {"listens"})})
         if len(items) > MAX_LISTENS_PER_REQUEST:
             message = f"At most {MAX_LISTENS_PER_REQUEST} listens per request."
             raise ValidationError({"listens": [message]})
