@@ -21,7 +21,7 @@ from recommender.dataset import SKIP_WEIGHT, history_of, track_vector
 from recommender.ml.taste import UserHistory
 from recommender.services import TASTE_KIND, TasteBundle, load_bundle
 
-__all__ = ["ArtifactUnavailable", "Recommendation", "recommend_for"]
+__all__ = ["ArtifactUnavailable", "Recommendation", "recommend_for", "similar_to"]
 # How many candidates to pull from the model before visibility and preference filters; when
 # too few pass them, the next pass pulls this many times more, and after DIVERSE_PASSES
 # passes (each re-ranks for diversity, which grows with the square of the depth) one last
@@ -94,15 +94,57 @@ def recommend_for(
         pick = _personal_picker(
             bundle, user, history, heard, allowed, never, include_heard, diversity
         )
+    return served.artifact.version, _fill(pick, allowed, limit)
+
+
+def similar_to(
+    user: AbstractBaseUser,
+    track: Track,
+    *,
+    limit: int = 20,
+    include_generated: bool | None = None,
+    include_heard: bool = False,
+    diversity: float = 0.2,
+) -> tuple[str, list[Recommendation]]:
+    """``(model_version, tracks like track)`` from the active model, for this person: what
+    the model recommends to someone whose whole history is that one track (its listeners'
+    other tracks, then by its style), among the tracks the person may be offered and has not
+    ruled out, as :func:`recommend_for` chooses them. A track newer than the model is
+    matched by its style alone."""
+    served: LoadedArtifact[TasteBundle] = load_active(TASTE_KIND, load_bundle)
+    if limit <= 0:
+        return served.artifact.version, []
+    bundle = served.model
+    preferences = preferences_of(user)
+    if include_generated is None:
+        include_generated = preferences.get("include_generated", True)
+    ruled_out = _ruled_out_by_feedback(user, include_heard)
+    allowed = (
+        recommendable_tracks(user, include_generated=include_generated)
+        .exclude(style__in=preferences.get("avoid_styles", []))
+        .exclude(pk__in=ruled_out)
+        .exclude(pk=track.pk)
+    )
+    heard = {} if include_heard else _heard_weights(user, bundle)
+    never = _never_offered(served, user, include_generated, {*ruled_out, *heard, track.pk})
+    pick = _seeded_picker(bundle, track, allowed, never, heard, diversity)
+    return served.artifact.version, _fill(pick, allowed, limit)
+
+
+def _fill(
+    pick: Callable[[int | None], tuple[Ranked, Explain]], allowed: QuerySet[Track], limit: int
+) -> list[Recommendation]:
+    """``limit`` offerable picks: deeper passes while too few of the model's first ones pass
+    the filters, the last one over everything by relevance alone."""
     depth = limit * CANDIDATE_FACTOR
     for _ in range(DIVERSE_PASSES):
         ranked, explain = pick(depth)
         results = _offer(ranked, explain, allowed, limit)
         if len(results) == limit:
-            return served.artifact.version, results
+            return results
         depth *= CANDIDATE_FACTOR
     ranked, explain = pick(None)
-    return served.artifact.version, _offer(ranked, explain, allowed, limit)
+    return _offer(ranked, explain, allowed, limit)
 
 
 # Tracks read from the database at a time while filling a list (also below SQLite's limit
@@ -221,6 +263,65 @@ def _personal_picker(
     return pick
 
 
+def _seeded_picker(
+    bundle: TasteBundle,
+    seed: Track,
+    allowed: QuerySet[Track],
+    never: np.ndarray,
+    heard: dict[int, float],
+    diversity: float,
+) -> Callable[[int | None], tuple[Ranked, Explain]]:
+    """Ranks the model's picks for a one-track history, tracks newer than the model among
+    them."""
+    column = bundle.track_column(seed.pk)
+    columns = [] if column is None else [column]
+    row = sparse.csr_matrix(
+        ([1.0] * len(columns), ([0] * len(columns), columns)),
+        shape=(1, len(bundle.track_ids)),
+        dtype=np.float32,
+    )
+    fresh_ids, fresh_vectors = _new_tracks(bundle, allowed, heard, include_heard=False)
+    co_listened: set[int] = set()
+    if column is not None:
+        neighbours = bundle.recommender.listened_with(column, n=_CO_LISTENED_CHECKED)
+        co_listened = {int(bundle.track_ids[item]) for item in neighbours}
+
+    def explain(track: Track) -> str:
+        return _similar_reason(seed, track, track.pk in co_listened)
+
+    def pick(depth: int | None) -> tuple[Ranked, Explain]:
+        found = bundle.recommender.recommend(
+            None,
+            n=len(bundle.track_ids) + len(fresh_ids) if depth is None else depth,
+            diversity=0.0 if depth is None else diversity,
+            user_items=row,
+            user_vector=track_vector(seed.style_vector),
+            excluded=np.flatnonzero(never),
+            new_item_vectors=fresh_vectors,
+        )
+        ids = np.concatenate([bundle.track_ids, np.asarray(fresh_ids, dtype=np.int64)])
+        ranked = [
+            (int(ids[item]), float(score))
+            for item, score in zip(found.items, found.scores, strict=True)
+            if np.isfinite(score)
+        ]
+        return ranked, explain
+
+    return pick
+
+
+# How many of the tracks listening ties most to a track give reasons ("because you played").
+_CO_LISTENED_CHECKED = 25
+
+
+def _similar_reason(seed: Track, track: Track, co_listened: bool) -> str:
+    if co_listened:
+        return f"people who play {seed.title} play it too"
+    if track.style and track.style == seed.style:
+        return f"{track.style} close to {seed.title}"
+    return f"close in sound to {seed.title}"
+
+
 def _starter_picks(
     bundle: TasteBundle,
     allowed: QuerySet[Track],
@@ -321,9 +422,9 @@ def _top_heard_tracks(user: AbstractBaseUser) -> list[Track]:
 def _reason(bundle: TasteBundle, track: Track, favourite_style: str, seeds: list[Track]) -> str:
     column = bundle.track_column(track.pk)
     if column is not None and seeds:
-        similar = bundle.recommender.similar_items(column, n=25)
+        similar = bundle.recommender.listened_with(column, n=_CO_LISTENED_CHECKED)
         seed_by_column = {bundle.track_column(s.pk): s for s in seeds}
-        for item in similar.items:
+        for item in similar:
             seed = seed_by_column.get(int(item))
             if seed is not None:
                 return f"because you played {seed.title}"

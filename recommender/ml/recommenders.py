@@ -6,6 +6,7 @@ Every recommender is fitted on raw interaction weights (play counts) and answers
 * ``recommend(user_index, n, exclude_seen=True, diversity=0.0, user_items=None,
   user_vector=None, excluded=None, new_item_vectors=None)``
 * ``similar_items(item_index, n)``
+* ``listened_with(item_index, n)`` — the items the listening data ties to one item
 * ``score_users(user_indices)`` — dense scores for a batch, used by offline evaluation.
 
 ``item_vectors`` are optional content vectors (for this project, the 12-float style vectors of
@@ -286,6 +287,13 @@ class Recommender(ABC):
         best = _top_n(scores, n)
         return Recommendations(best, scores[best])
 
+    def listened_with(self, item_index: int, n: int = 10) -> np.ndarray:
+        """Up to ``n`` items that listening ties to ``item_index`` (a positive collaborative
+        weight, not content), strongest first; none for a model without such weights."""
+        if not 0 <= item_index < self.n_items:
+            raise IndexError(f"item index {item_index} outside 0..{self.n_items - 1}")
+        return np.zeros(0, dtype=np.int64)
+
     def _history_row(
         self, user_index: int | None, user_items: sparse.spmatrix | None
     ) -> sparse.csr_matrix:
@@ -485,11 +493,26 @@ class HybridEASERecommender(Recommender):
             )
         return _normalize_rows(user_vectors)
 
-    def _item_similarities(self, item_index: int) -> np.ndarray:
-        scores = np.zeros(self.n_items, dtype=np.float32)
+    def listened_with(self, item_index: int, n: int = 10) -> np.ndarray:
+        super().listened_with(item_index, n)
+        row = self._item_weights_of(item_index)
+        if row is None:
+            return np.zeros(0, dtype=np.int64)
+        positive = np.flatnonzero(row > 0)
+        strongest = positive[np.argsort(-row[positive], kind="stable")[:n]]
+        return self.cf_items[strongest]
+
+    def _item_weights_of(self, item_index: int) -> np.ndarray | None:
+        """The item's row of EASE weights over ``cf_items``; ``None`` outside them."""
         position = np.searchsorted(self.cf_items, item_index)
         if position < len(self.cf_items) and self.cf_items[position] == item_index:
-            row = self.item_weights[position]
+            return self.item_weights[position]
+        return None
+
+    def _item_similarities(self, item_index: int) -> np.ndarray:
+        scores = np.zeros(self.n_items, dtype=np.float32)
+        row = self._item_weights_of(item_index)
+        if row is not None:
             scores[self.cf_items] = row / max(float(row.max()), _EPSILON)
         if self.unit_item_vectors is None or self.content_weight == 0.0:
             return scores + self.popularity_tiebreak * self.popularity

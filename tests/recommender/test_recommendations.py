@@ -452,3 +452,74 @@ def test_lists_are_full_when_tracks_newer_than_the_model_are_mostly_avoided(
         body = client.get(RECOMMENDATIONS, {"limit": limit, "diversity": 0}).json()
         styles = [item["track"]["style"] for item in body["results"]]
         assert len(styles) == limit and "fiddle" not in styles
+
+
+def similar(client, track: Track, **query) -> dict:
+    response = client.get(f"/api/v1/tracks/{track.pk}/similar/", {"diversity": 0, **query})
+    assert response.status_code == 200, response.json()
+    return response.json()
+
+
+def test_similar_tracks_are_those_its_listeners_play_then_its_style(listeners, catalog, user):
+    call_command("train_taste")
+    seed = catalog["fiddle"][0]
+    body = similar(client_for(user), seed, limit=8)
+    assert body["track"]["id"] == seed.pk
+    assert body["model_version"].startswith("taste-")
+    ids = [item["track"]["id"] for item in body["results"]]
+    assert seed.pk not in ids
+    co_listened = {t.pk for t in catalog["fiddle"][1:6]}
+    assert set(ids[:5]) == co_listened
+    assert all(
+        item["reason"] == f"people who play {seed.title} play it too"
+        for item in body["results"][:5]
+    )
+    # Then the fiddle tunes nobody co-listened, by style, before the other styles.
+    assert {item["track"]["style"] for item in body["results"][5:7]} == {"fiddle"}
+    assert body["results"][5]["reason"] == f"fiddle close to {seed.title}"
+
+
+def test_similar_tracks_leave_out_what_the_person_heard_hated_or_avoids(listeners, catalog, user):
+    call_command("train_taste")
+    client = client_for(user)
+    listen(user, catalog["fiddle"][1:2])
+    hated = catalog["fiddle"][2]
+    assert client.post("/api/v1/feedback/", {"track": hated.pk, "score": -1}).status_code == 200
+    patch = {"preferences": {"avoid_styles": ["madrigal"]}}
+    assert client.patch("/api/v1/me/", patch, format="json").status_code == 200
+    seed = catalog["fiddle"][0]
+    results = similar(client, seed, limit=30)["results"]
+    ids = {item["track"]["id"] for item in results}
+    assert ids and not ids & {catalog["fiddle"][1].pk, hated.pk}
+    assert "madrigal" not in {item["track"]["style"] for item in results}
+    with_heard = similar(client, seed, limit=30, include_heard="true")["results"]
+    assert catalog["fiddle"][1].pk in {item["track"]["id"] for item in with_heard}
+
+
+def test_a_track_newer_than_the_model_gets_tracks_of_its_style(listeners, catalog, make_user):
+    call_command("train_taste")
+    owner = make_user("owner")
+    upload = make_track("chorale", 50, is_public=False, owner=owner, origin="upload")
+    body = similar(client_for(owner), upload, limit=5)
+    assert [item["track"]["style"] for item in body["results"]] == ["chorale"] * 5
+    assert body["results"][0]["reason"] == f"chorale close to {upload.title}"
+    fresh = make_track("madrigal", 51)
+    ids = [i["track"]["id"] for i in similar(client_for(owner), catalog["madrigal"][3])["results"]]
+    assert fresh.pk in ids[:8]
+
+
+def test_similar_tracks_of_a_track_one_may_not_see_are_a_404(listeners, catalog, make_user):
+    call_command("train_taste")
+    private = make_track("fiddle", 60, is_public=False, owner=make_user("owner"), origin="upload")
+    stranger = client_for(make_user("stranger"))
+    assert stranger.get(f"/api/v1/tracks/{private.pk}/similar/").status_code == 404
+    assert stranger.get("/api/v1/tracks/99999999999999999999/similar/").status_code == 404
+    bad = stranger.get(f"/api/v1/tracks/{catalog['fiddle'][0].pk}/similar/", {"limit": 0})
+    assert bad.status_code == 400
+    assert set(bad.json()) == {"limit"}
+
+
+def test_similar_tracks_answer_503_until_a_model_is_trained(catalog, auth_client):
+    response = auth_client.get(f"/api/v1/tracks/{catalog['fiddle'][0].pk}/similar/")
+    assert response.status_code == 503
+    assert "no taste model has been trained yet" in response.json()["detail"]

@@ -169,6 +169,23 @@ def test_similar_items_leaves_the_item_out_and_follows_co_listening():
     assert similar[0] == 1
 
 
+def test_listened_with_names_co_listened_items_only_not_content_neighbours():
+    dense = np.zeros((30, 6), dtype=np.float32)
+    dense[:15, [0, 1]] = 1.0
+    dense[:5, 2] = 1.0  # played with 0 by a third of its listeners
+    dense[15:, [3, 4]] = 1.0
+    vectors = np.ones((6, 3), dtype=np.float32)  # content alone finds everything alike
+    model = HybridBlendRecommender(l2=1.0, popularity_l2=0.0, user_l2=1.0).fit(
+        sparse.csr_matrix(dense), vectors
+    )
+    assert model.listened_with(0, n=5).tolist() == [1, 2]
+    assert model.listened_with(0, n=1).tolist() == [1]
+    assert model.listened_with(5, n=5).size == 0  # nobody played it
+    assert PopularityRecommender().fit(sparse.csr_matrix(dense)).listened_with(0).size == 0
+    with pytest.raises(IndexError):
+        model.listened_with(6)
+
+
 def test_rank_weighting_is_per_user_percentile():
     matrix = sparse.csr_matrix(np.array([[10.0, 1000.0, 0.0], [0.0, 3.0, 2.0]]))
     weighted = weight_interactions(matrix, "rank").toarray()
