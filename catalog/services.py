@@ -23,6 +23,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import QuerySet
+from django.http import Http404
 from django.utils import timezone
 from rest_framework import status
 from rest_framework.exceptions import APIException
@@ -465,6 +466,29 @@ def delete_tracks_of(*, owner: AbstractBaseUser) -> int:
         track.save(update_fields=["provenance"])
     published.update(owner=None)
     return delete_tracks(tracks=Track.objects.filter(owner=owner))
+
+
+class TrackNotDeletable(APIException):
+    status_code = status.HTTP_403_FORBIDDEN
+    default_code = "track_not_deletable"
+
+
+@transaction.atomic
+def delete_own_track(*, user: AbstractBaseUser, track: Track) -> None:
+    """Delete a track of ``user``'s that only they can see (a private upload, a generated
+    piece not published) with its files, and with it their listens, feedback and playlist
+    entries of it. Published tracks are the catalog's, listened to by others: staff withdraw
+    them. Raises TrackNotDeletable saying which."""
+    locked = Track.objects.select_for_update().filter(pk=track.pk).first()
+    if locked is None:
+        raise Http404  # deleted meanwhile: a retry
+    if locked.is_public:
+        raise TrackNotDeletable(
+            "A published track belongs to the catalog; staff withdraw it in the admin."
+        )
+    if locked.owner_id != user.pk:
+        raise TrackNotDeletable("Only the person who uploaded or generated a track deletes it.")
+    delete_tracks(tracks=Track.objects.filter(pk=locked.pk))
 
 
 def delete_tracks(*, tracks: QuerySet[Track]) -> int:

@@ -75,7 +75,12 @@ class StylesView(APIView):
         return Response(StyleSerializer(summaries, many=True).data)
 
 
-class TrackViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class TrackViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
     serializer_class = TrackSerializer
     parser_classes = [MultiPartParser, FormParser]
 
@@ -110,6 +115,17 @@ class TrackViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             raise ValidationError({"midi": [error.message]}) from error
         body = TrackSerializer(track, context=self.get_serializer_context()).data
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @extend_schema(
+        responses={204: OpenApiResponse(description="Deleted, with its files.")},
+        summary="Delete one of your own unpublished tracks",
+        description="A private upload, or a generated piece not published, of one's own; its "
+        "files, and one's listens, feedback and playlist entries of it, go with it. 403 for "
+        "someone else's track or a published one (staff withdraw those in the admin).",
+    )
+    def destroy(self, request: Request, *args: object, **kwargs: object) -> Response:
+        services.delete_own_track(user=request.user, track=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     def _track_with_midi(self) -> Track:
         track = self.get_object()

@@ -142,6 +142,14 @@ class PlaylistSerializer(serializers.ModelSerializer):
     def get_status(self, playlist: Playlist) -> str:
         return playlist_status(playlist)
 
+    def to_representation(self, playlist: Playlist) -> dict[str, Any]:
+        """Positions counted from 1 in order: a track deleted since (an upload its owner
+        removed, one staff withdrew) leaves no gap."""
+        data = super().to_representation(playlist)
+        for number, item in enumerate(data["items"], start=1):
+            item["position"] = number
+        return data
+
 
 class PlaylistUpdateSerializer(RejectUnknownFields):
     name = serializers.CharField(max_length=200, required=False)

@@ -71,6 +71,24 @@ def test_a_playlist_mixes_recommendations_and_fresh_generations(listener):
     assert {item["reason"] for item in generated} == {"freshly generated for you"}
 
 
+def test_a_generated_piece_its_owner_deletes_leaves_the_playlist_without_a_gap(listener):
+    client = client_for(listener)
+    body = {"length": 5, "generated_share": 0.4}
+    playlist = client.post(PLAYLISTS, body, format="json").json()
+    run_pending_jobs()
+    url = f"{PLAYLISTS}{playlist['id']}/"
+    items = client.get(url).json()["items"]
+    piece = next(item["track"] for item in items if item["track"]["ai_generated"])
+
+    assert client.delete(f"/api/v1/tracks/{piece['id']}/").status_code == 204
+
+    left = client.get(url).json()["items"]
+    assert [item["track"]["id"] for item in left] == [
+        item["track"]["id"] for item in items if item["track"]["id"] != piece["id"]
+    ]
+    assert [item["position"] for item in left] == [1, 2, 3, 4]
+
+
 def test_an_order_chosen_while_the_playlist_builds_is_kept_when_pieces_join(listener):
     client = client_for(listener)
     created = client.post(PLAYLISTS, {"length": 6, "generated_share": 0.34}, format="json")
