@@ -23,9 +23,11 @@ from jobs.models import JobStatus
 
 
 def generation_requests(user: AbstractBaseUser) -> QuerySet[GenerationRequest]:
-    """A person's own requests (staff included: they see everyone's in the admin)."""
+    """A person's own requests (staff included: they see everyone's in the admin), each with
+    its pieces in the order made."""
+    outputs = GeneratedTrack.objects.select_related("track").order_by("pk")
     requests = GenerationRequest.objects.select_related("job").order_by("-created_at", "-id")
-    return requests.filter(user=user)
+    return requests.filter(user=user).prefetch_related(Prefetch("outputs", queryset=outputs))
 
 
 def playlists(user: AbstractBaseUser) -> QuerySet[Playlist]:
@@ -95,7 +97,13 @@ def export_generations(user: AbstractBaseUser) -> list[dict[str, Any]]:
 
 
 def export_playlists(user: AbstractBaseUser) -> list[dict[str, Any]]:
-    playlists = Playlist.objects.filter(user=user).select_related("job").order_by("created_at")
+    items = PlaylistItem.objects.order_by("position")
+    playlists = (
+        Playlist.objects.filter(user=user)
+        .select_related("job")
+        .prefetch_related(Prefetch("items", queryset=items))
+        .order_by("created_at")
+    )
     return [
         {
             "id": playlist.pk,
@@ -104,7 +112,10 @@ def export_playlists(user: AbstractBaseUser) -> list[dict[str, Any]]:
             "error": playlist.error,
             "length": playlist.length,
             "generated_share": playlist.generated_share,
-            "items": list(playlist.items.values("position", "track_id", "reason")),
+            "items": [
+                {"position": item.position, "track_id": item.track_id, "reason": item.reason}
+                for item in playlist.items.all()
+            ],
             "created_at": playlist.created_at,
         }
         for playlist in playlists

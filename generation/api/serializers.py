@@ -100,8 +100,7 @@ class GenerationSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(TrackSerializer(many=True))
     def get_tracks(self, request: GenerationRequest) -> list[dict[str, Any]]:
-        outputs = request.outputs.select_related("track").order_by("pk")  # in the order made
-        tracks = [output.track for output in outputs]
+        tracks = [output.track for output in request.outputs.all()]  # prefetched, in order
         return TrackSerializer(tracks, many=True, context=self.context).data
 
 

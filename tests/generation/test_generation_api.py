@@ -7,10 +7,13 @@ import io
 import pretty_midi
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from catalog.midi.style_space import STYLES
+from catalog.models import Track
 from generation.ml.sampling import DEFAULT_TEMPERATURE, STYLE_INSTRUMENTS
-from generation.models import GenerationRequest
+from generation.models import GenerationRequest, Playlist
 from generation.services import LENGTH_ROUNDS, MIN_FILLED_SHARE
 from jobs.models import JobStatus
 from jobs.runner import run_job
@@ -295,3 +298,31 @@ def test_the_export_holds_each_generation_as_asked_and_what_it_made(tiny_world, 
     assert piece["title"].startswith("Generated piece")
     [kept] = export["playlists"]
     assert (kept["name"], kept["length"], kept["generated_share"]) == ("Mine", 5, 1.0)
+
+
+def test_listing_generations_and_exporting_take_the_same_queries_however_many(
+    tiny_world, make_user
+):
+    person = make_user("prolific")
+    client = client_for(person)
+    tracks = list(Track.objects.filter(is_public=True)[:5])
+
+    def queries_for(url: str) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured)
+
+    def make(requests: int) -> None:
+        for _ in range(requests):
+            accepted = client.post(GENERATIONS, {"count": 2, "bars": 4}, format="json")
+            assert accepted.status_code == 202
+            run_pending_jobs()
+            playlist = Playlist.objects.create(user=person, length=5, status="ready")
+            for position, track in enumerate(tracks, start=1):
+                playlist.items.create(position=position, track=track, reason="picked")
+
+    make(1)
+    few = queries_for(GENERATIONS), queries_for("/api/v1/me/export/")
+    make(3)
+    assert len(client.get(GENERATIONS).json()["results"]) == 4
+    assert (queries_for(GENERATIONS), queries_for("/api/v1/me/export/")) == few
