@@ -16,7 +16,9 @@ from django.utils.cache import get_conditional_response
 from django.utils.http import http_date
 from rest_framework.request import Request
 
-_SINGLE_BYTE_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+# Positions of up to 18 digits (any file's); a longer one makes the range malformed, which
+# is answered with the whole file.
+_SINGLE_BYTE_RANGE = re.compile(r"^bytes=(\d{0,18})-(\d{0,18})$")
 _CHUNK_BYTES = 64 * 1024
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import mido
 import pretty_midi
+from mido.midifiles.meta import KeySignatureError
 
 HEADER_CHUNK = b"MThd"
 HEADER_LENGTH = 6
@@ -204,7 +205,7 @@ def _parse(data: bytes) -> mido.MidiFile:
         midi_file = mido.MidiFile(file=io.BytesIO(data))
     except EOFError as error:
         raise InvalidMidi("structure", "the file is truncated") from error
-    except (OSError, ValueError, KeyError, IndexError, struct.error) as error:
+    except (OSError, ValueError, KeyError, IndexError, struct.error, KeySignatureError) as error:
         raise InvalidMidi("structure", f"the file is corrupt: {error}") from error
     declared_tracks = struct.unpack(">H", data[10:12])[0]
     if len(midi_file.tracks) < declared_tracks:

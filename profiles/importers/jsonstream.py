@@ -67,6 +67,8 @@ class _ArrayReader:
                 if len(self.text) - self.pos > MAX_ITEM_CHARS or not self.fill():
                     raise ValueError(exc.msg) from None
                 continue
+            except RecursionError:
+                raise ValueError("nested too deeply") from None
             # A value that touches the end of the buffer may have been cut short (a number).
             if end < len(self.text) or not self.fill():
                 self.pos = end

@@ -60,6 +60,9 @@ def checked_listen(
         return SkippedLine(line, "no track name")
     if max(len(artist_name), len(track_name)) > MAX_NAME_CHARS:
         return SkippedLine(line, f"artist or track name longer than {MAX_NAME_CHARS} characters")
+    texts = [artist_name, track_name, *(v for v in details.values() if isinstance(v, str))]
+    if not all(_is_unicode(text) for text in texts):
+        return SkippedLine(line, "not valid Unicode text (lone surrogates)")
     problem = listened_at_problem(listened_at, now)
     if problem:
         return SkippedLine(line, problem)
@@ -79,6 +82,16 @@ def checked_listen(
             for name, value in details.items()
         },
     )
+
+
+def _is_unicode(text: str) -> bool:
+    """False for text with lone surrogates (JSON's escapes allow them), which no database
+    column can hold."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _storable(text: str) -> str:

@@ -62,6 +62,14 @@ def broken_midi_files() -> dict[str, tuple[bytes, str]]:
         "drums_only": (_drums_only(), "notes"),
         "note_never_ends": (_note_never_ends(), "notes"),
         "controller_flood": (_controller_flood(600_000), "events"),
+        # A key signature of 127 sharps in mode 5, which mido cannot decode.
+        "bad_key_signature": (
+            header_only[:8]
+            + b"\x00\x00\x00\x01\x01\xe0"
+            + b"MTrk\x00\x00\x00\x12\x00\xff\x59\x02\x7f\x05"
+            + b"\x00\x90\x3c\x40\x60\x80\x3c\x00\x00\xff\x2f\x00",
+            "structure",
+        ),
     }
 
 

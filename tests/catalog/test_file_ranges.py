@@ -16,6 +16,8 @@ from catalog.api.files import UnsatisfiableRange, requested_range
         ("bytes=5-2", None),  # malformed: the whole file
         ("bytes=0-1,5-9", None),  # several ranges: the whole file, as RFC 9110 allows
         ("items=0-1", None),
+        ("bytes=0-" + "9" * 4301, None),  # past Python's int() digits: malformed, not a 500
+        ("bytes=" + "1" * 19 + "-", None),
         (None, None),
     ],
 )

@@ -133,3 +133,19 @@ def test_a_time_range_that_ends_before_it_begins_is_a_400(auth_client):
     response = auth_client.get("/api/v1/listens/", {"since": 1_700_000_300, "until": 1_700_000_000})
     assert response.status_code == 400
     assert response.json() == {"until": ["Must be later than since."]}
+
+
+def test_imports_skip_lone_surrogates_and_refuse_json_nested_too_deeply(auth_client, user):
+    lone_surrogate = (
+        b'[{"listened_at": 1700000000, "track_metadata": {"artist_name": "\\ud800", '
+        b'"track_name": "b"}}, {"listened_at": 1700000100, "track_metadata": '
+        b'{"artist_name": "a", "track_name": "b"}}]'
+    )
+    report = upload(auth_client, lone_surrogate, "listenbrainz").json()
+    assert report["accepted"] == 1
+    assert report["skipped"] == [{"line": 1, "reason": "not valid Unicode text (lone surrogates)"}]
+
+    answer = upload(auth_client, b"[" + b"[" * 5000 + b"]" * 5000 + b"]", "spotify")
+    assert answer.status_code == 400
+    assert "nested too deeply" in answer.json()["file"][0]
+    assert Listen.objects.filter(user=user).count() == 1
