@@ -115,6 +115,8 @@ def _user_items(
     )
     rows, columns, weights = [], [], []
     for user_id, track_id, skipped, count in plays.iterator(chunk_size=20_000):
+        if user_id not in row or track_id not in column:
+            continue  # a person or track newer than the read began: the next fit has them
         rows.append(row[user_id])
         columns.append(column[track_id])
         weights.append(count * (SKIP_WEIGHT if skipped else 1.0))

@@ -14,6 +14,7 @@ import numpy as np
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 from scipy import sparse
 
 from artifacts.models import ModelArtifact
@@ -193,7 +194,8 @@ def _train_taste(progress: Progress) -> ModelArtifact:
 @transaction.atomic
 def store_tastes(bundle: TasteBundle, data: TrainingData, version: str) -> None:
     """Every user's taste by one version, all or none; accounts deleted since the data was
-    read are passed over."""
+    read are passed over. Each taste is dated when the data was read, so that listens and
+    feedback arriving during the fit make it stale (:func:`refresh_stale_taste`)."""
     if not data.histories:
         return
     vectors = bundle.taste.conditioning_vectors(data.histories)
@@ -202,15 +204,18 @@ def store_tastes(bundle: TasteBundle, data: TrainingData, version: str) -> None:
         user = users.get(int(user_id))
         if user is None:
             continue
-        _store_vector(user, vector, version)
+        _store_vector(user, vector, version, updated_at=data.read_at)
 
 
-def _store_vector(user: Any, vector: np.ndarray, version: str) -> None:
+def _store_vector(
+    user: Any, vector: np.ndarray, version: str, *, updated_at: datetime | None = None
+) -> None:
     store_taste(
         user=user,
         vector=vector.tolist(),
         styles=TasteModel.explain(vector),
         model_version=version,
+        updated_at=updated_at,
     )
 
 
@@ -248,8 +253,9 @@ def _serving() -> LoadedArtifact | None:
 
 def _refresh_by(served: LoadedArtifact, profile: Profile) -> None:
     bundle: TasteBundle = served.model
+    read_at = timezone.now()  # before reading: what arrives while it is read makes it stale
     vector = bundle.taste.conditioning_vector(history_of(profile.user_id, bundle.track_ids))
-    _store_vector(profile.user, vector, served.artifact.version)
+    _store_vector(profile.user, vector, served.artifact.version, updated_at=read_at)
     profile.refresh_from_db(
         fields=["taste_vector", "taste_styles", "taste_model_version", "taste_updated_at"]
     )

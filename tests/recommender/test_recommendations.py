@@ -523,3 +523,36 @@ def test_similar_tracks_answer_503_until_a_model_is_trained(catalog, auth_client
     response = auth_client.get(f"/api/v1/tracks/{catalog['fiddle'][0].pk}/similar/")
     assert response.status_code == 503
     assert "no taste model has been trained yet" in response.json()["detail"]
+
+
+def test_a_fit_survives_listeners_and_tracks_that_arrive_while_it_reads(
+    listeners, catalog, make_user, monkeypatch
+):
+    from recommender import dataset
+
+    read_listens = dataset._listens_by_user
+    fan = listeners[0][0]
+    arrived = {}
+
+    def listens_arriving_meanwhile(*args, **kwargs):
+        # Between the read of people and tracks and the read of listens, someone new plays
+        # a track new to the catalog (a listen by metadata, say), and a fan plays chorales.
+        arrived["newcomer"] = make_user("newcomer")
+        listen(arrived["newcomer"], [make_track("folk", 70)])
+        listen(fan, catalog["chorale"], start=datetime(2025, 7, 1, tzinfo=UTC))
+        return read_listens(*args, **kwargs)
+
+    monkeypatch.setattr(dataset, "_listens_by_user", listens_arriving_meanwhile)
+    call_command("train_taste")
+    monkeypatch.undo()
+
+    artifact = ModelArtifact.objects.get(kind="taste", is_active=True)
+    assert artifact.data_summary["users"] == 7  # the newcomer came after the read began
+    newcomer_taste = client_for(arrived["newcomer"]).get("/api/v1/me/").json()["taste"]
+    assert newcomer_taste["model_version"] == artifact.version
+    # The fan's stored taste is dated when the data was read, before the chorales arrived, so
+    # reading it recomputes it with them.
+    stored = Profile.objects.get(user=fan).taste_updated_at
+    assert stored.isoformat() == artifact.data_summary["read_at"]
+    client_for(fan).get("/api/v1/me/")
+    assert Profile.objects.get(user=fan).taste_updated_at > stored
