@@ -105,6 +105,13 @@ class Track(models.Model):
             models.Index(fields=["is_public", "origin"]),
             models.Index(fields=["style"]),
             models.Index(fields=["title"]),
+            # The track list, newest first, without the listening-history tracks that
+            # imports add by the hundred thousand.
+            models.Index(
+                fields=["-created_at", "-id"],
+                condition=~Q(origin="external"),
+                name="catalog_track_listing",
+            ),
         ]
 
     def __str__(self) -> str:

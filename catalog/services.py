@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 import pretty_midi
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -53,6 +52,7 @@ from catalog.midi.style_space import (
 from catalog.midi.validation import load_midi, unwrap_riff_midi
 from catalog.models import Origin, Track
 from catalog.selectors import labelled_tracks_by_style
+from jobs.services import hold_person
 
 logger = logging.getLogger(__name__)
 
@@ -225,12 +225,14 @@ def upload_midi(*, user: AbstractBaseUser, midi_bytes: bytes, title: str) -> tup
     if label is not None:
         place.update(is_public=False, ai_generated=True, provenance={"label": label})
     with transaction.atomic():
-        # One upload per person at a time from here (SQLite's IMMEDIATE transactions
-        # already serialize writers), so two retries cannot both find nothing and insert.
-        list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk"))
+        # One upload per person at a time from here, so two retries cannot both find
+        # nothing and insert, nor two uploads both pass the quota.
+        hold_person(user)
         existing = same_file.first()
         if existing is not None:
             return existing, False
+        if not user.is_staff:
+            _check_upload_quota(user)
         return _create_track(midi_bytes=midi_bytes, title=title, **content, **place), True
 
 

@@ -54,7 +54,7 @@ from generation.models import (
 from generation.selectors import style_prototypes
 from jobs.models import Job, JobStatus
 from jobs.runner import JobError
-from jobs.services import submit_job
+from jobs.services import hold_person, submit_job
 from profiles.models import Profile
 from profiles.selectors import preferences_of
 from recommender.selectors import recommend_for
@@ -125,6 +125,7 @@ def request_generation(
     check_quotas: bool = True,
 ) -> GenerationRequest:
     """Record the request and queue its job; the job runs after this transaction commits."""
+    hold_person(user)
     if check_quotas:
         check_quota(user)
     profile = Profile.objects.filter(user=user).first()
@@ -369,6 +370,7 @@ def create_playlist(
     generated part is at most MAX_PIECES_PER_REQUEST pieces and counts against the
     person's generation quota: when that is used up, an explicit share is refused
     (``QuotaExceeded``) and a preferred or default one gives a catalog-only playlist."""
+    hold_person(user)
     explicit = generated_share is not None
     if generated_share is None:
         generated_share = preferences_of(user).get("generated_share", DEFAULT_GENERATED_SHARE)
@@ -406,8 +408,12 @@ def create_playlist(
 
 def complete_playlists(request: GenerationRequest, tracks: list[Track]) -> None:
     """Merge a finished generation into the playlists that waited for it."""
-    for playlist in Playlist.objects.filter(job=request.job, status=PlaylistStatus.BUILDING):
+    for waiting in Playlist.objects.filter(job=request.job, status=PlaylistStatus.BUILDING):
         with transaction.atomic():
+            # Locked, so that a reorder sent meanwhile comes wholly before or after.
+            playlist = Playlist.objects.select_for_update().filter(pk=waiting.pk).first()
+            if playlist is None or playlist.status != PlaylistStatus.BUILDING:
+                continue  # deleted, or completed by a retry of the job
             # The items keep their order, which the person may have changed meanwhile;
             # the pieces go where they fit the flow best.
             items = list(playlist.items.select_related("track").order_by("position"))
@@ -441,7 +447,11 @@ def fail_playlists(request: GenerationRequest, error: str) -> None:
 def update_playlist(
     *, playlist: Playlist, name: str | None = None, tracks: list[int] | None = None
 ) -> Playlist:
-    """Rename, and reorder or remove items: ``tracks`` is the new order of kept tracks."""
+    """Rename, and reorder or remove items: ``tracks`` is the new order of kept tracks.
+
+    The playlist is locked first: generated pieces joining it meanwhile, or another change,
+    come wholly before or after this one."""
+    playlist = Playlist.objects.select_for_update().get(pk=playlist.pk)
     if name is not None:
         playlist.name = name
         playlist.save(update_fields=["name", "updated_at"])

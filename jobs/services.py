@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
@@ -42,6 +43,16 @@ def _fail_unqueued(job_id: int, reason: str) -> None:
     cleanup = cleanup_for(job.kind) if failed and job else None
     if cleanup is not None:
         cleanup(job.params)
+
+
+def hold_person(user: AbstractBaseUser) -> None:
+    """Lock the person's account row until the current transaction ends, so that their
+    quota-checked submissions (and the deletion of their account) happen one at a time: a
+    count and the insert it allows cannot interleave with another's. (SQLite's IMMEDIATE
+    transactions already serialize every writer.)"""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("hold_person needs a transaction to hold the lock in")
+    list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk"))
 
 
 def record_worker_beat(*, name: str) -> None:

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
 from django.utils import timezone
 from rest_framework import status
 from rest_framework.exceptions import APIException
@@ -26,7 +27,7 @@ from catalog.external import TrackMetadata
 from jobs.models import Job, JobStatus
 from jobs.registry import job_handler, register_cleanup
 from jobs.runner import JobContext, JobError
-from jobs.services import submit_job
+from jobs.services import hold_person, submit_job
 from profiles.importers import parse
 from profiles.importers.hetrec import read_hetrec_artists
 from profiles.importers.records import (
@@ -185,22 +186,24 @@ def submit_import(
     At most IMPORT_MAX_CONCURRENT of a person's imports wait or run at once
     (``ImportQuotaExceeded``): each holds its file on disk until it has run.
     """
-    waiting = Job.objects.filter(
-        owner=user, kind=IMPORT_JOB_KIND, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
-    ).count()
-    if waiting >= settings.IMPORT_MAX_CONCURRENT:
-        raise ImportQuotaExceeded(
-            f"You already have {waiting} imports waiting or running; the limit is "
-            f"{settings.IMPORT_MAX_CONCURRENT}. Wait for one to finish."
-        )
-    params = {
-        "user_id": user.pk,
-        "format": format_name,
-        "path": str(_keep_upload(upload)),
-        "file_user": file_user,
-        "artists_path": str(_keep_upload(artists)) if artists else "",
-    }
-    return submit_job(kind=IMPORT_JOB_KIND, owner=user, params=params)
+    with transaction.atomic():
+        hold_person(user)
+        waiting = Job.objects.filter(
+            owner=user, kind=IMPORT_JOB_KIND, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
+        ).count()
+        if waiting >= settings.IMPORT_MAX_CONCURRENT:
+            raise ImportQuotaExceeded(
+                f"You already have {waiting} imports waiting or running; the limit is "
+                f"{settings.IMPORT_MAX_CONCURRENT}. Wait for one to finish."
+            )
+        params = {
+            "user_id": user.pk,
+            "format": format_name,
+            "path": str(_keep_upload(upload)),
+            "file_user": file_user,
+            "artists_path": str(_keep_upload(artists)) if artists else "",
+        }
+        return submit_job(kind=IMPORT_JOB_KIND, owner=user, params=params)
 
 
 def _keep_upload(upload: UploadedFile) -> Path:

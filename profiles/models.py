@@ -68,6 +68,8 @@ class Listen(models.Model):
                 fields=["user", "listened_at", "track"], name="listen_once_per_user_time_track"
             )
         ]
+        # Whether anything arrived since a person's taste was stored (read on every GET /me/).
+        indexes = [models.Index(fields=["user", "created_at"], name="listen_user_arrival")]
 
     def __str__(self) -> str:
         return f"{self.user} listened to {self.track_id} at {self.listened_at:%Y-%m-%d %H:%M}"

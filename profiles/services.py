@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from rest_framework import serializers
@@ -21,6 +21,7 @@ from rest_framework.authtoken.models import Token
 from catalog.external import EXTERNAL_ORIGIN, TrackMetadata, resolve_tracks
 from catalog.models import Track
 from catalog.services import delete_tracks_of
+from jobs.services import hold_person
 from profiles.listen_input import ListenInput, ListenProblems, Problem
 from profiles.models import (
     AccountDeletion,
@@ -42,18 +43,24 @@ def register_user(*, username: str, password: str, email: str = "") -> tuple[Any
     """Create an account and its API token; raise ValidationError with field messages.
 
     Names are compared as Django stores them (NFKC: full-width letters are plain ones) and
-    without regard to case, so no one registers a look-alike of an existing name.
+    without regard to case (the database holds one name per lower-case form), and new names
+    are plain ASCII (RegisterSerializer), so no one registers a look-alike of another.
     """
     username = User.normalize_username(username)
+    taken = ValidationError({"username": ["A user with that username already exists."]})
     if User.objects.filter(username__iexact=username).exists():
-        raise ValidationError({"username": ["A user with that username already exists."]})
+        raise taken
     candidate = User(username=username, email=email)
     try:
         validate_password(password, user=candidate)
     except ValidationError as exc:
         raise ValidationError({"password": exc.messages}) from exc
-    user = User.objects.create_user(username=username, password=password, email=email)
-    token = Token.objects.create(user=user)
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(username=username, password=password, email=email)
+            token = Token.objects.create(user=user)
+    except IntegrityError:  # the same name, in any case, registered at the same moment
+        raise taken from None
     return user, token.key
 
 
@@ -137,6 +144,7 @@ def delete_account(*, user: AbstractBaseUser) -> None:
     seen by nobody who has not, they link to no one once the listens are gone, and deleting
     one could fail a concurrent listen that has just matched it.
     """
+    hold_person(user)  # listens being written finish first; later ones find no account
     delete_tracks_of(owner=user)
     user.delete()
     AccountDeletion.objects.create()

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import datetime
 from typing import Any
 
@@ -26,14 +28,23 @@ from profiles.preferences import PreferencesSerializer
 User = get_user_model()
 
 
+# Plain ASCII names: letters from other scripts (Cyrillic U+0430 for Latin "a") or with
+# case rules of their own (sharp s, dotless i) would let one name pass for another.
+_USERNAME = re.compile(r"[A-Za-z0-9.@+_-]+")
+
+
 class RegisterSerializer(RejectUnknownFields):
-    username = serializers.RegexField(
-        r"^[\w.@+-]+\Z",
-        max_length=150,
-        error_messages={"invalid": "Letters, digits and @/./+/-/_ only."},
-    )
+    username = serializers.CharField(max_length=150)
     password = serializers.CharField(write_only=True, max_length=128, trim_whitespace=False)
     email = serializers.EmailField(required=False, allow_blank=True, default="")
+
+    def validate_username(self, value: str) -> str:
+        name = unicodedata.normalize("NFKC", value)  # full-width letters are plain ones
+        if not _USERNAME.fullmatch(name):
+            raise serializers.ValidationError(
+                "Letters A-Z and a-z, digits and @/./+/-/_ only (no spaces or accents)."
+            )
+        return name
 
 
 class RegisteredSerializer(serializers.Serializer):

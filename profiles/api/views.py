@@ -53,8 +53,9 @@ from profiles.listen_input import (
 )
 from profiles.models import Feedback
 
-# Larger uploads are imported by a job rather than within the request.
-SYNC_IMPORT_MAX_BYTES = 8 * 2**20
+# Larger uploads (past about 15,000 lines, a couple of seconds' work) are imported by a job
+# rather than within the request.
+SYNC_IMPORT_MAX_BYTES = 2 * 2**20
 
 
 class TokenAnswerView(APIView):

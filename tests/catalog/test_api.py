@@ -229,6 +229,27 @@ def test_retries_sent_at_once_store_one_upload(live_server, make_user, media_roo
     assert len(list((media_root / "tracks").rglob("*.mid"))) == 1
 
 
+@pytest.mark.django_db(transaction=True)
+def test_uploads_sent_at_once_stay_within_the_daily_quota(live_server, make_user, settings):
+    settings.UPLOAD_MAX_DAILY = 2
+    owner = make_user("eager")
+
+    def send(number: int) -> int:
+        answer = requests.post(
+            f"{live_server.url}/api/v1/tracks/",
+            headers={"Authorization": f"Token {owner.auth_token.key}"},
+            files={"midi": ("tune.mid", midi_bytes(tempo_bpm=60 + number), "audio/midi")},
+            timeout=120,
+        )
+        return answer.status_code
+
+    with ThreadPoolExecutor(6) as pool:
+        codes = list(pool.map(send, range(6)))
+
+    assert sorted(codes) == [201, 201, 429, 429, 429, 429]
+    assert Track.objects.filter(owner=owner).count() == 2
+
+
 def test_search_ignores_case_accents_and_punctuation(auth_client, make_user):
     staff = client_for(make_user("editor", staff=True))
     upload(staff, midi_bytes(), title="Se la pietà, o dolce amor")

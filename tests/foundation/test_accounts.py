@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from rest_framework.test import APIClient
 from rest_framework.throttling import ScopedRateThrottle
 
@@ -205,6 +207,41 @@ def test_a_look_alike_of_an_existing_name_cannot_register(api_client, make_user)
         {"username": "\uff21\uff2c\uff29\uff23\uff25", "password": "a-long-enough-password"},
     )
     assert answer.status_code == 400 and "already exists" in str(answer.json()["username"])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "name", ["\u0430lice", "al\u0131ce", "\u00c4lice", "stra\u00dfe", "\u01c5emal"]
+)
+def test_names_outside_plain_ascii_cannot_register(api_client, name):
+    answer = api_client.post(
+        "/api/v1/auth/register/", {"username": name, "password": "a-long-enough-password"}
+    )
+    assert answer.status_code == 400
+    assert "A-Z" in answer.json()["username"][0]
+    assert not get_user_model().objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_database_holds_one_account_per_name_whatever_its_case(make_user):
+    make_user("Carol")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        get_user_model().objects.create_user(username="cAROL", password="x")
+
+
+@pytest.mark.django_db
+def test_a_name_taken_at_the_same_moment_is_a_field_error_not_a_conflict(
+    api_client, make_user, monkeypatch
+):
+    make_user("carol")
+    # As if the other registration committed between the check and the insert.
+    monkeypatch.setattr(QuerySet, "exists", lambda self: False)
+    answer = api_client.post(
+        "/api/v1/auth/register/", {"username": "Carol", "password": "a-long-enough-password"}
+    )
+    assert answer.status_code == 400
+    assert answer.json() == {"username": ["A user with that username already exists."]}
+    assert get_user_model().objects.count() == 1
 
 
 @pytest.mark.django_db

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 
 import pytest
 from django.db import connection
@@ -41,6 +42,11 @@ def test_admin_shows_a_listening_summary_and_filters_listens(client, make_user, 
     assert "Chorale" in by_user.text
     dated = client.get("/admin/profiles/listen/", {"listened_at__year": "2023"})
     assert dated.status_code == 200 and "Chorale" in dated.text
+
+    people = client.get("/admin/profiles/profile/").context["cl"].result_list
+    totals = {p.user.username: (p._listens, p._tracks, p._last) for p in people}
+    assert totals["listener"] == (4, 2, datetime.fromtimestamp(T0 + 2, UTC))
+    assert totals["staff"] == (None, 0, None)
 
 
 @pytest.mark.django_db(transaction=True)
