@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from django.conf import settings
@@ -15,6 +15,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from artifacts.services import ArtifactUnavailable
@@ -36,6 +37,41 @@ class PagePagination(PageNumberPagination):
                 {self.page_size_query_param: ["A whole number from 1 (at most 200 are given)."]}
             )
         return super().get_page_size(request)
+
+
+# Pieces of a streamed JSON document are sent in chunks of about this many characters.
+_STREAM_CHUNK_CHARS = 64 * 1024
+
+
+def json_chunks(document: Any) -> Iterator[str]:
+    """``document`` as JSON text, in chunks, as DRF's renderer writes it: the iterators in it
+    (a generator over a million listens, say) become arrays read as they are written, so
+    the whole never sits in memory."""
+    buffer: list[str] = []
+    size = 0
+    for piece in _json_pieces(document, JSONEncoder(ensure_ascii=False, separators=(",", ":"))):
+        buffer.append(piece)
+        size += len(piece)
+        if size >= _STREAM_CHUNK_CHARS:
+            yield "".join(buffer)
+            buffer, size = [], 0
+    yield "".join(buffer)
+
+
+def _json_pieces(value: Any, encoder: JSONEncoder) -> Iterator[str]:
+    if isinstance(value, Mapping):
+        yield "{"
+        for number, (key, item) in enumerate(value.items()):
+            yield f"{',' if number else ''}{encoder.encode(str(key))}:"
+            yield from _json_pieces(item, encoder)
+        yield "}"
+    elif isinstance(value, Iterator):
+        yield "["
+        for number, item in enumerate(value):
+            yield f"{',' if number else ''}{encoder.encode(item)}"
+        yield "]"
+    else:
+        yield encoder.encode(value)
 
 
 class RejectUnknownFields(serializers.Serializer):

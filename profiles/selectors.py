@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -96,22 +97,22 @@ def listening_summary(*, user: AbstractBaseUser) -> dict[str, Any]:
     }
 
 
-def export_listens(user: AbstractBaseUser) -> list[dict[str, Any]]:
+def export_listens(user: AbstractBaseUser) -> Iterator[dict[str, Any]]:
+    """Read as the export is written: a history of millions of listens is never whole in
+    memory."""
     rows = Listen.objects.filter(user=user).order_by("listened_at", "id")
-    return list(
-        rows.values(
-            "track_id",
-            "track__artist",
-            "track__title",
-            "listened_at",
-            "ms_played",
-            "skipped",
-            "play_count",
-            "source",
-            "track_metadata",
-            "created_at",
-        ).iterator(chunk_size=5000)
-    )
+    return rows.values(
+        "track_id",
+        "track__artist",
+        "track__title",
+        "listened_at",
+        "ms_played",
+        "skipped",
+        "play_count",
+        "source",
+        "track_metadata",
+        "created_at",
+    ).iterator(chunk_size=5000)
 
 
 def export_feedback(user: AbstractBaseUser) -> dict[str, list[dict[str, Any]]]:

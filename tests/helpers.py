@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable
@@ -18,6 +19,13 @@ def client_for(user) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {user.auth_token.key}")
     return client
+
+
+def exported(client: APIClient) -> dict:
+    """The person's export, read as a client reads the streamed answer."""
+    response = client.get("/api/v1/me/export/")
+    assert response.status_code == 200
+    return json.loads(b"".join(response.streaming_content))
 
 
 def test_database_url() -> str:

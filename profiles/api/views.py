@@ -4,6 +4,7 @@ import io
 from typing import Any
 
 from django.contrib.auth import authenticate
+from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
@@ -19,7 +20,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from jobs.models import Job, JobStatus
-from musicsite.api import PagePagination
+from musicsite.api import PagePagination, json_chunks
 from musicsite.parsers import JSONParser
 from profiles import selectors, services
 from profiles.api.serializers import (
@@ -164,9 +165,10 @@ class ExportView(APIView):
     @extend_schema(
         responses={200: OpenApiResponse(description="Every stored datum of this user (JSON).")}
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> StreamingHttpResponse:
         data = selectors.export_user_data(user=request.user)
-        response = Response(data)
+        chunks = (chunk.encode() for chunk in json_chunks(data))
+        response = StreamingHttpResponse(chunks, content_type="application/json")
         filename = f"musicsite-export-{request.user.username}.json"
         # RFC 6266: an ASCII fallback and the UTF-8 name, whatever the user name holds.
         response["Content-Disposition"] = content_disposition_header(True, filename)

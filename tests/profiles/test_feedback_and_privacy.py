@@ -9,7 +9,7 @@ from django.utils import timezone
 from jobs.models import Job
 from profiles.importing import IMPORT_JOB_KIND
 from profiles.models import Feedback, FeedbackEvent, Listen, NowPlaying
-from tests.helpers import client_for
+from tests.helpers import client_for, exported
 
 pytestmark = pytest.mark.django_db
 T0 = 1_700_000_000
@@ -64,7 +64,7 @@ def test_export_holds_listens_and_feedback_and_delete_removes_them(
     NowPlaying.objects.create(user=user, track=track, expires_at=timezone.now())
     Job.objects.create(kind=IMPORT_JOB_KIND, owner=user, params={"format": "spotify"})
 
-    export = auth_client.get("/api/v1/me/export/").json()
+    export = exported(auth_client)
     assert len(export["listens"]) == 3
     assert [row["id"] for row in export["uploads"]] == [upload.pk]
     assert export["now_playing"]["track_id"] == track.pk

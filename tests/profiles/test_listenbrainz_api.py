@@ -16,6 +16,7 @@ from liblistenbrainz import ListenBrainz
 from liblistenbrainz.errors import InvalidAuthTokenException, ListenBrainzAPIException
 
 from profiles.models import Listen, NowPlaying
+from tests.helpers import exported as export_of
 from tests.helpers import wait_until
 
 pytestmark = [pytest.mark.urls("tests.profiles.listenbrainz_urls")]
@@ -188,7 +189,7 @@ def test_what_the_player_sent_is_kept_and_read_back_as_sent(auth_client, user):
     assert [listen["track_metadata"] for listen in playing] == [SCROBBLER_METADATA]
     rest = auth_client.get("/api/v1/listens/").json()["results"]
     assert [row["track_metadata"] for row in rest] == [SCROBBLER_METADATA]
-    exported = auth_client.get("/api/v1/me/export/").json()
+    exported = export_of(auth_client)
     assert [row["track_metadata"] for row in exported["listens"]] == [SCROBBLER_METADATA]
 
 

@@ -1,4 +1,5 @@
-"""A request body naming a field the request does not take is a 400 naming that field."""
+"""REST conventions: a request body naming a field the request does not take is a 400 naming
+it; a long export is streamed as DRF would render it whole."""
 
 from __future__ import annotations
 
@@ -83,3 +84,18 @@ def test_the_schema_says_which_request_bodies_take_no_other_fields():
     assert schemas["ListenSubmissionRequest"]["additionalProperties"] is False
     # Answers may grow fields: clients must not be told otherwise.
     assert "additionalProperties" not in schemas["Playlist"]
+
+
+def test_a_streamed_document_reads_as_drf_renders_it():
+    from datetime import UTC, datetime
+
+    from rest_framework.renderers import JSONRenderer
+
+    from musicsite.api import json_chunks
+
+    at = datetime(2026, 11, 30, 23, 59, 1, 123456, tzinfo=UTC)
+    rows = [{"at": at, "name": "Zoë \u2014 \U0001f3b9", "n": None}] * 3
+    document = {"exported_at": at, "nested": {"a": [1, 2.5], "b": {}}, "rows": rows}
+    streamed = "".join(json_chunks({**document, "rows": iter(rows)}))
+    assert streamed.encode() == JSONRenderer().render(document)
+    assert "".join(json_chunks({"rows": iter([])})) == '{"rows":[]}'
