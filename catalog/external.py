@@ -53,7 +53,8 @@ class _TrackIdCache:
     """Normalized (artist, title) → track id, per process; emptied when it grows too big.
 
     Hits are checked against the table in one query by primary key (a track may have been
-    deleted, or its creation rolled back), which is far cheaper than matching names.
+    deleted, its creation rolled back, or a published one withdrawn from the catalog), which
+    is far cheaper than matching names.
     """
 
     def __init__(self) -> None:
@@ -63,7 +64,11 @@ class _TrackIdCache:
         hits = {key: self.ids[key] for key in keys if key in self.ids}
         if not hits:
             return hits
-        alive = set(Track.objects.filter(pk__in=set(hits.values())).values_list("pk", flat=True))
+        alive = set(
+            Track.objects.filter(_matchable(), pk__in=set(hits.values())).values_list(
+                "pk", flat=True
+            )
+        )
         return {key: track_id for key, track_id in hits.items() if track_id in alive}
 
     def put_many(self, found: dict[MatchKey, int]) -> None:

@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from catalog.models import Track
 from jobs.models import Job
 from profiles.importing import IMPORT_JOB_KIND
 from profiles.models import Feedback, FeedbackEvent, Listen, NowPlaying
@@ -136,3 +137,20 @@ def test_deleting_a_person_in_the_admin_deletes_them_as_the_api_does(make_user, 
     assert shared.owner is None
     assert not type(private).objects.filter(pk=private.pk).exists()
     assert AccountDeletion.objects.count() == 1
+
+
+def test_a_track_withdrawn_from_the_catalog_is_no_longer_matched_by_name(make_user, make_track):
+    track = make_track("Cooley's Reel", "Trad")
+    by_name = {
+        "track_metadata": {"artist_name": "Trad", "track_name": "Cooley's Reel"},
+        "listened_at": "2026-11-01T10:00:00Z",
+    }
+    first, second = client_for(make_user("first")), client_for(make_user("second"))
+    assert first.post("/api/v1/listens/", {"listens": [by_name]}, format="json").status_code == 201
+    assert Listen.objects.get().track_id == track.pk  # matched, and remembered by name
+
+    Track.objects.filter(pk=track.pk).update(is_public=False)  # staff withdraw it
+
+    assert second.post("/api/v1/listens/", {"listens": [by_name]}, format="json").status_code == 201
+    matched = Listen.objects.get(user__username="second").track
+    assert matched.pk != track.pk and matched.origin == "external"
