@@ -236,6 +236,8 @@ REST_FRAMEWORK = {
         "anon": os.environ.get("THROTTLE_ANON_RATE", "60/min"),
         "user": os.environ.get("THROTTLE_USER_RATE", "1200/min"),
         "auth": os.environ.get("THROTTLE_AUTH_RATE", "20/min"),
+        # MIDI uploads, refused ones too: checking a file can take seconds of CPU.
+        "upload": os.environ.get("THROTTLE_UPLOAD_RATE", "60/hour"),
     },
     "EXCEPTION_HANDLER": "musicsite.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "musicsite.schema.ApiAutoSchema",

@@ -13,6 +13,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
 from catalog import selectors, services
@@ -75,6 +76,10 @@ class StylesView(APIView):
         return Response(StyleSerializer(summaries, many=True).data)
 
 
+class UploadRateThrottle(UserRateThrottle):
+    scope = "upload"
+
+
 class TrackViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -83,6 +88,10 @@ class TrackViewSet(
 ):
     serializer_class = TrackSerializer
     parser_classes = [MultiPartParser, FormParser]
+
+    def get_throttles(self) -> list[BaseThrottle]:
+        throttles = super().get_throttles()
+        return [*throttles, UploadRateThrottle()] if self.action == "create" else throttles
 
     def get_queryset(self) -> object:
         if self.action != "list":

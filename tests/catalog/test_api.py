@@ -229,6 +229,21 @@ def test_retries_sent_at_once_store_one_upload(live_server, make_user, media_roo
     assert len(list((media_root / "tracks").rglob("*.mid"))) == 1
 
 
+def test_upload_attempts_are_throttled_refused_files_included(auth_client, monkeypatch):
+    from django.core.cache import cache
+
+    from catalog.api.views import UploadRateThrottle
+
+    cache.clear()
+    monkeypatch.setattr(UploadRateThrottle, "THROTTLE_RATES", {"upload": "3/hour"})
+    broken, _ = broken_midi_files()["zero_notes"]
+    codes = [upload(auth_client, broken).status_code for _ in range(3)]
+    codes.append(upload(auth_client, midi_bytes()).status_code)
+    assert codes == [400, 400, 400, 429]
+    assert auth_client.get("/api/v1/tracks/").status_code == 200  # reading is not limited
+    cache.clear()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_uploads_sent_at_once_stay_within_the_daily_quota(live_server, make_user, settings):
     settings.UPLOAD_MAX_DAILY = 2
