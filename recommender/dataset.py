@@ -85,9 +85,15 @@ def load_training_data() -> TrainingData:
 def history_of(user_id: int, track_ids: np.ndarray) -> UserHistory:
     """One person's current history over the tracks a fitted model knows (``track_ids``)."""
     column = {int(pk): i for i, pk in enumerate(track_ids)}
-    durations = dict(Track.objects.filter(pk__in=column).values_list("pk", "duration_s"))
-    durations_ms = np.array([(durations.get(int(pk)) or 0.0) * 1000.0 for pk in track_ids])
-    listens = _listens_by_user(column, durations_ms, Listen.objects.filter(user_id=user_id))
+    own = Listen.objects.filter(user_id=user_id)
+    # The lengths of the person's tracks only: the model's may number in the hundreds of
+    # thousands (listening-history tracks), too many to name in one query.
+    durations_ms = np.zeros(len(track_ids))
+    heard = Track.objects.filter(pk__in=own.values("track_id")).values_list("pk", "duration_s")
+    for track_id, duration_s in heard:
+        if track_id in column:
+            durations_ms[column[track_id]] = (duration_s or 0.0) * 1000.0
+    listens = _listens_by_user(column, durations_ms, own)
     feedback = _feedback_by_user(column, Feedback.objects.filter(user_id=user_id))
     preferences = Profile.objects.filter(user_id=user_id).values_list("preferences", flat=True)
     return UserHistory(

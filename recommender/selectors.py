@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
 from scipy import sparse
 
 from artifacts.services import ArtifactUnavailable, LoadedArtifact, load_active
@@ -375,11 +375,17 @@ def _ruled_out_by_feedback(user: AbstractBaseUser, include_heard: bool) -> Query
 
 
 def _heard_weights(user: AbstractBaseUser, bundle: TasteBundle) -> dict[int, float]:
+    """Per track the person played, their plays (skips weighted down), summed by the
+    database: a history of a hundred thousand listens is a few thousand rows here."""
+    plays = (
+        Listen.objects.filter(user=user)
+        .values("track_id", "skipped")
+        .annotate(plays=Sum("play_count"))
+        .values_list("track_id", "skipped", "plays")
+    )
     weights: dict[int, float] = {}
-    for track_id, skipped, plays in Listen.objects.filter(user=user).values_list(
-        "track_id", "skipped", "play_count"
-    ):
-        weights[track_id] = weights.get(track_id, 0.0) + plays * (SKIP_WEIGHT if skipped else 1.0)
+    for track_id, skipped, count in plays:
+        weights[track_id] = weights.get(track_id, 0.0) + count * (SKIP_WEIGHT if skipped else 1.0)
     return weights
 
 
