@@ -229,30 +229,58 @@ def _personal_picker(
     include_heard: bool,
     diversity: float,
 ) -> Callable[[int | None], tuple[Ranked, Explain]]:
-    """Ranks ``depth`` of the model's picks, tracks newer than the model among them, in the
-    model's own (diversified) order."""
+    """The picks for a person: their history and taste by the model (see _model_picker)."""
     vector = np.asarray(bundle.taste.conditioning_vector(history), dtype=np.float32)
     row = _history_row(bundle, heard)
-    fresh_ids, fresh_vectors = _new_tracks(bundle, allowed, heard, include_heard)
+    fresh = _new_tracks(bundle, allowed, heard, include_heard)
     favourite_style = STYLES[int(np.argmax(split_vector(vector)[0]))]
     seeds = _top_heard_tracks(user)
 
     def explain(track: Track) -> str:
         return _reason(bundle, track, favourite_style, seeds)
 
+    return _model_picker(
+        bundle,
+        row=row,
+        vector=vector,
+        never=never,
+        fresh=fresh,
+        explain=explain,
+        diversity=diversity,
+        exclude_seen=not include_heard,
+    )
+
+
+def _model_picker(
+    bundle: TasteBundle,
+    *,
+    row: sparse.csr_matrix,
+    vector: np.ndarray,
+    never: np.ndarray,
+    fresh: tuple[list[int], np.ndarray],
+    explain: Explain,
+    diversity: float,
+    exclude_seen: bool = True,
+) -> Callable[[int | None], tuple[Ranked, Explain]]:
+    """The model's picks for a history ``row`` and taste ``vector``, tracks newer than the
+    model (``fresh``: their ids and style vectors) among them, in the model's own
+    (diversified) order."""
+    fresh_ids, fresh_vectors = fresh
+    ids = np.concatenate([bundle.track_ids, np.asarray(fresh_ids, dtype=np.int64)])
+    excluded = np.flatnonzero(never)
+
     def pick(depth: int | None) -> tuple[Ranked, Explain]:
         """The first ``depth`` candidates; every one, by relevance alone, for ``None``."""
         found = bundle.recommender.recommend(
             None,
-            n=len(bundle.track_ids) + len(fresh_ids) if depth is None else depth,
-            exclude_seen=not include_heard,
+            n=len(ids) if depth is None else depth,
+            exclude_seen=exclude_seen,
             diversity=0.0 if depth is None else diversity,
             user_items=row,
             user_vector=vector,
-            excluded=np.flatnonzero(never),
+            excluded=excluded,
             new_item_vectors=fresh_vectors,
         )
-        ids = np.concatenate([bundle.track_ids, np.asarray(fresh_ids, dtype=np.int64)])
         ranked = [
             (int(ids[item]), float(score))
             for item, score in zip(found.items, found.scores, strict=True)
@@ -280,7 +308,6 @@ def _seeded_picker(
         shape=(1, len(bundle.track_ids)),
         dtype=np.float32,
     )
-    fresh_ids, fresh_vectors = _new_tracks(bundle, allowed, heard, include_heard=False)
     co_listened: set[int] = set()
     if column is not None:
         neighbours = bundle.recommender.listened_with(column, n=_CO_LISTENED_CHECKED)
@@ -289,25 +316,15 @@ def _seeded_picker(
     def explain(track: Track) -> str:
         return _similar_reason(seed, track, track.pk in co_listened)
 
-    def pick(depth: int | None) -> tuple[Ranked, Explain]:
-        found = bundle.recommender.recommend(
-            None,
-            n=len(bundle.track_ids) + len(fresh_ids) if depth is None else depth,
-            diversity=0.0 if depth is None else diversity,
-            user_items=row,
-            user_vector=track_vector(seed.style_vector),
-            excluded=np.flatnonzero(never),
-            new_item_vectors=fresh_vectors,
-        )
-        ids = np.concatenate([bundle.track_ids, np.asarray(fresh_ids, dtype=np.int64)])
-        ranked = [
-            (int(ids[item]), float(score))
-            for item, score in zip(found.items, found.scores, strict=True)
-            if np.isfinite(score)
-        ]
-        return ranked, explain
-
-    return pick
+    return _model_picker(
+        bundle,
+        row=row,
+        vector=track_vector(seed.style_vector),
+        never=never,
+        fresh=_new_tracks(bundle, allowed, heard, include_heard=False),
+        explain=explain,
+        diversity=diversity,
+    )
 
 
 # How many of the tracks listening ties most to a track give reasons ("because you played").
