@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -475,12 +475,34 @@ class TrackNotDeletable(APIException):
     default_code = "track_not_deletable"
 
 
+class TrackInUse(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "track_in_use"
+
+
+DeletionCheck = Callable[[Track, AbstractBaseUser], str | None]
+_DELETION_CHECKS: list[DeletionCheck] = []
+
+
+def register_deletion_check(check: DeletionCheck) -> None:
+    """Apps that keep rows about tracks (listens, pieces being made...) say why one person
+    may not delete a track: ``check(track, person)`` returns the reason, or None. It runs in
+    the deleting transaction before the track is locked, and may lock its own rows first
+    (curation locks a piece, then its track: the same order)."""
+    _DELETION_CHECKS.append(check)
+
+
 @transaction.atomic
 def delete_own_track(*, user: AbstractBaseUser, track: Track) -> None:
     """Delete a track of ``user``'s that only they can see (a private upload, a generated
     piece not published) with its files, and with it their listens, feedback and playlist
     entries of it. Published tracks are the catalog's, listened to by others: staff withdraw
-    them. Raises TrackNotDeletable saying which."""
+    them (TrackNotDeletable). A track others kept while it was published, or a piece still
+    being made, stays (TrackInUse)."""
+    for check in _DELETION_CHECKS:
+        reason = check(track, user)
+        if reason:
+            raise TrackInUse(reason)
     locked = Track.objects.select_for_update().filter(pk=track.pk).first()
     if locked is None:
         raise Http404  # deleted meanwhile: a retry

@@ -6,8 +6,10 @@ class GenerationConfig(AppConfig):
 
     def ready(self) -> None:
         from artifacts.services import register_loader
+        from catalog.services import register_deletion_check
         from generation import selectors, tasks  # noqa: F401  (registers the job handler)
         from generation.generator import GENERATOR_KIND, generator_health, load_generator
+        from generation.services import piece_deletion_problem
         from musicsite.health import register_model_check
         from profiles.export import register_export_section
 
@@ -15,3 +17,4 @@ class GenerationConfig(AppConfig):
         register_loader(GENERATOR_KIND, load_generator)
         register_export_section("generations", selectors.export_generations)
         register_export_section("playlists", selectors.export_playlists)
+        register_deletion_check(piece_deletion_problem)

@@ -418,9 +418,12 @@ def complete_playlists(request: GenerationRequest, tracks: list[Track]) -> None:
             # the pieces go where they fit the flow best.
             items = list(playlist.items.select_related("track").order_by("position"))
             reasons = {item.track_id: item.reason for item in items}
-            reasons.update({t.pk: _generated_reason(t) for t in tracks})
+            # Only the pieces still there: staff may have deleted one meanwhile.
+            kept = set(Track.objects.filter(pk__in=[t.pk for t in tracks]).values_list("pk"))
+            pieces = [t for t in tracks if (t.pk,) in kept]
+            reasons.update({t.pk: _generated_reason(t) for t in pieces})
             ordered = insert_for_flow(
-                [_flow_item(item.track) for item in items], [_flow_item(t) for t in tracks]
+                [_flow_item(item.track) for item in items], [_flow_item(t) for t in pieces]
             )
             _store_items(playlist, ordered, reasons)
             playlist.status = PlaylistStatus.READY
@@ -504,6 +507,22 @@ def review_problem(current: str, decision: str) -> str | None:
 
 
 @transaction.atomic
+def piece_deletion_problem(track: Track, person: AbstractBaseUser) -> str | None:
+    """Why ``person`` may not delete ``track`` now: it is a piece whose generation is still
+    running (its playlists wait for it), or it is in someone else's playlist. Locks the
+    piece's curation record first, as curation does."""
+    piece = GeneratedTrack.objects.select_for_update().filter(track=track).first()
+    if piece is not None and piece.request_id is not None:
+        job_status = Job.objects.filter(generation__pk=piece.request_id).values_list(
+            "status", flat=True
+        )
+        if job_status.first() in (JobStatus.QUEUED, JobStatus.RUNNING):
+            return "This piece's generation is still running; delete it once it has finished."
+    if PlaylistItem.objects.filter(track=track).exclude(playlist__user=person).exists():
+        return "This track is in other people's playlists; staff withdraw it in the admin."
+    return None
+
+
 def review_generated(
     *, generated: GeneratedTrack, decision: str, reviewer: AbstractBaseUser
 ) -> bool:

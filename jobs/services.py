@@ -45,14 +45,19 @@ def _fail_unqueued(job_id: int, reason: str) -> None:
         cleanup(job.params)
 
 
-def hold_person(user: AbstractBaseUser) -> None:
+def hold_person(user: AbstractBaseUser, *, deleting: bool = False) -> None:
     """Lock the person's account row until the current transaction ends, so that their
     quota-checked submissions (and the deletion of their account) happen one at a time: a
     count and the insert it allows cannot interleave with another's. (SQLite's IMMEDIATE
-    transactions already serialize every writer.)"""
+    transactions already serialize every writer.)
+
+    On PostgreSQL a submission takes FOR NO KEY UPDATE, which the person's listens and
+    feedback being written meanwhile do not wait for; ``deleting`` takes FOR UPDATE, which
+    waits for those writes to finish and makes later ones find no account."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("hold_person needs a transaction to hold the lock in")
-    list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk"))
+    person = get_user_model().objects.select_for_update(no_key=not deleting).filter(pk=user.pk)
+    list(person.values_list("pk"))
 
 
 def record_worker_beat(*, name: str) -> None:

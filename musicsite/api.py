@@ -49,7 +49,10 @@ def json_chunks(document: Any) -> Iterator[str]:
     the whole never sits in memory."""
     buffer: list[str] = []
     size = 0
-    for piece in _json_pieces(document, JSONEncoder(ensure_ascii=False, separators=(",", ":"))):
+    encoder = JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    for piece in _json_pieces(document, encoder):
+        # As DRF's renderer: line and paragraph separators escaped, for JavaScript's sake.
+        piece = piece.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
         buffer.append(piece)
         size += len(piece)
         if size >= _STREAM_CHUNK_CHARS:

@@ -4,7 +4,9 @@ from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import UserChangeForm
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Max, QuerySet, Sum
 from django.http import HttpRequest
 
@@ -16,10 +18,22 @@ User = get_user_model()
 admin.site.unregister(User)
 
 
+class AccountChangeForm(UserChangeForm):
+    def clean_username(self) -> str:
+        """One account per name whatever its case, as registration has it."""
+        name = self.cleaned_data["username"]
+        twins = User.objects.filter(username__iexact=name).exclude(pk=self.instance.pk)
+        if twins.exists():
+            raise ValidationError("A user with that username already exists.")
+        return name
+
+
 @admin.register(User)
 class AccountAdmin(UserAdmin):
     """Deleting people here deletes them as ``DELETE /api/v1/me/`` does: their published
     pieces stay, their files go, the taste model is refitted without them."""
+
+    form = AccountChangeForm
 
     def delete_model(self, request: HttpRequest, obj: AbstractBaseUser) -> None:
         delete_account(user=obj)

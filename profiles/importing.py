@@ -186,24 +186,35 @@ def submit_import(
     At most IMPORT_MAX_CONCURRENT of a person's imports wait or run at once
     (``ImportQuotaExceeded``): each holds its file on disk until it has run.
     """
-    with transaction.atomic():
-        hold_person(user)
-        waiting = Job.objects.filter(
-            owner=user, kind=IMPORT_JOB_KIND, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
-        ).count()
-        if waiting >= settings.IMPORT_MAX_CONCURRENT:
-            raise ImportQuotaExceeded(
-                f"You already have {waiting} imports waiting or running; the limit is "
-                f"{settings.IMPORT_MAX_CONCURRENT}. Wait for one to finish."
-            )
-        params = {
-            "user_id": user.pk,
-            "format": format_name,
-            "path": str(_keep_upload(upload)),
-            "file_user": file_user,
-            "artists_path": str(_keep_upload(artists)) if artists else "",
-        }
-        return submit_job(kind=IMPORT_JOB_KIND, owner=user, params=params)
+    _check_import_quota(user)  # before copying up to IMPORT_MAX_BYTES for nothing
+    kept = [_keep_upload(upload), *([_keep_upload(artists)] if artists else [])]
+    params = {
+        "user_id": user.pk,
+        "format": format_name,
+        "path": str(kept[0]),
+        "file_user": file_user,
+        "artists_path": str(kept[1]) if artists else "",
+    }
+    try:
+        with transaction.atomic():
+            hold_person(user)  # the copies are made: the lock is held for a moment only
+            _check_import_quota(user)
+            return submit_job(kind=IMPORT_JOB_KIND, owner=user, params=params)
+    except Exception:
+        for path in kept:
+            path.unlink(missing_ok=True)
+        raise
+
+
+def _check_import_quota(user: AbstractBaseUser) -> None:
+    waiting = Job.objects.filter(
+        owner=user, kind=IMPORT_JOB_KIND, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
+    ).count()
+    if waiting >= settings.IMPORT_MAX_CONCURRENT:
+        raise ImportQuotaExceeded(
+            f"You already have {waiting} imports waiting or running; the limit is "
+            f"{settings.IMPORT_MAX_CONCURRENT}. Wait for one to finish."
+        )
 
 
 def _keep_upload(upload: UploadedFile) -> Path:

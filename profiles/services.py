@@ -144,14 +144,27 @@ def delete_account(*, user: AbstractBaseUser) -> None:
     seen by nobody who has not, they link to no one once the listens are gone, and deleting
     one could fail a concurrent listen that has just matched it.
     """
-    hold_person(user)  # listens being written finish first; later ones find no account
+    hold_person(user, deleting=True)  # listens being written finish; later ones find no one
     delete_tracks_of(owner=user)
     user.delete()
     AccountDeletion.objects.create()
 
 
+def kept_by_others(track: Track, person: AbstractBaseUser) -> str | None:
+    """Why ``person`` may not delete ``track``: others listened to it or judged it (while it
+    was published); None when nobody else did."""
+    rows = (Listen.objects, Feedback.objects, FeedbackEvent.objects)
+    if any(model.filter(track=track).exclude(user=person).exists() for model in rows):
+        return "Others have listened to this track; staff withdraw it in the admin."
+    return None
+
+
 def ensure_demo_staff(*, username: str, password: str) -> tuple[Any, bool]:
-    """The local demo account; its password is reset so that the printed one always works."""
+    """The local demo account; its password is reset so that the printed one always works.
+    Another account whose name differs only in case is never taken over: ValueError."""
+    twin = User.objects.filter(username__iexact=username).exclude(username=username).first()
+    if twin is not None:
+        raise ValueError(f"the account {twin.username!r} holds the demo name {username!r}")
     user, created = User.objects.get_or_create(username=username)
     user.is_staff = user.is_superuser = True
     user.set_password(password)

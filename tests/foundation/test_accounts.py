@@ -6,6 +6,7 @@ import json
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from rest_framework.test import APIClient
@@ -294,3 +295,51 @@ def test_signing_out_everywhere_revokes_the_token(make_user):
     assert client.get(ME).status_code == 401
     fresh = APIClient().post(TOKEN, {"username": "alice", "password": "a-long-enough-password"})
     assert fresh.status_code == 200 and fresh.json()["token"] != user.auth_token.key
+
+
+@pytest.mark.django_db
+def test_the_admin_cannot_rename_an_account_to_another_ones_name_in_other_case(client, make_user):
+    admin = make_user("root", staff=True)
+    admin.is_superuser = True
+    admin.save()
+    make_user("alice")
+    bob = make_user("bob")
+    client.force_login(admin)
+    page = client.get(f"/admin/auth/user/{bob.pk}/change/")
+    form = page.context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None}
+    data.update(username="ALICE", date_joined_0="2026-11-01", date_joined_1="10:00:00")
+    data.pop("date_joined", None)
+    data.pop("last_login", None)
+    data.pop("groups", None)
+    data.pop("user_permissions", None)
+    answer = client.post(f"/admin/auth/user/{bob.pk}/change/", data)
+    assert answer.status_code == 200
+    assert "A user with that username already exists." in answer.text
+    bob.refresh_from_db()
+    assert bob.username == "bob"
+
+
+@pytest.mark.django_db
+def test_the_demo_account_never_takes_over_an_account_named_like_it(make_user):
+    make_user("Demo")
+    with pytest.raises(CommandError, match="'Demo' holds the demo name 'demo'"):
+        call_command("ensure_demo_user")
+    assert not get_user_model().objects.get(username="Demo").is_staff
+
+
+@pytest.mark.django_db
+def test_the_case_index_migration_names_accounts_it_cannot_index(make_user):
+    from importlib import import_module
+
+    from django.apps import apps
+    from django.db import connection
+
+    migration = import_module("profiles.migrations.0005_username_unique_without_case")
+    with connection.cursor() as cursor:  # as before the migration (rolled back after the test)
+        cursor.execute(f"DROP INDEX {migration.INDEX}")
+    make_user("carol")
+    make_user("Carol")
+    make_user("dave")
+    with pytest.raises(RuntimeError, match=r"'carol': \[.*'Carol'.*\]"):
+        migration.refuse_case_twins(apps, None)

@@ -94,8 +94,10 @@ def test_a_streamed_document_reads_as_drf_renders_it():
     from musicsite.api import json_chunks
 
     at = datetime(2026, 11, 30, 23, 59, 1, 123456, tzinfo=UTC)
-    rows = [{"at": at, "name": "Zoë \u2014 \U0001f3b9", "n": None}] * 3
+    rows = [{"at": at, "name": "Zoë \u2014 \U0001f3b9 \u2028\u2029", "n": None}] * 3
     document = {"exported_at": at, "nested": {"a": [1, 2.5], "b": {}}, "rows": rows}
     streamed = "".join(json_chunks({**document, "rows": iter(rows)}))
     assert streamed.encode() == JSONRenderer().render(document)
     assert "".join(json_chunks({"rows": iter([])})) == '{"rows":[]}'
+    with pytest.raises(ValueError):  # NaN is no JSON, as DRF's renderer holds
+        "".join(json_chunks({"rows": iter([{"x": float("nan")}])}))

@@ -374,3 +374,35 @@ def test_the_api_shows_staff_their_own_playlists_and_jobs_only(listener, make_us
     assert staff.get("/api/v1/generations/").json()["results"] == []
     assert staff.delete(f"{PLAYLISTS}{created['id']}/").status_code == 404
     assert Playlist.objects.filter(pk=created["id"]).exists()
+
+
+def test_a_piece_others_kept_while_it_was_published_stays_when_its_owner_deletes_it(
+    generated_track, make_user
+):
+    owner, generated = generated_track
+    curator, fan = make_user("curator", staff=True), make_user("fan")
+    for decision in (ReviewStatus.APPROVED, ReviewStatus.PUBLISHED):
+        review_generated(generated=generated, decision=decision, reviewer=curator)
+    listen = {"track": generated.track_id, "listened_at": "2026-11-01T10:00:00Z"}
+    posted = client_for(fan).post("/api/v1/listens/", {"listens": [listen]}, format="json")
+    assert posted.status_code == 201
+    review_generated(generated=generated, decision=ReviewStatus.REJECTED, reviewer=curator)
+
+    refused = client_for(owner).delete(f"/api/v1/tracks/{generated.track_id}/")
+
+    assert refused.status_code == 409
+    assert "Others have listened" in refused.json()["detail"]
+    assert Listen.objects.filter(user=fan, track_id=generated.track_id).exists()
+
+
+def test_a_piece_of_a_generation_still_running_is_not_deleted(generated_track):
+    owner, generated = generated_track
+    Job.objects.filter(pk=generated.request.job_id).update(status=JobStatus.RUNNING)
+
+    refused = client_for(owner).delete(f"/api/v1/tracks/{generated.track_id}/")
+
+    assert refused.status_code == 409
+    assert "still running" in refused.json()["detail"]
+    Job.objects.filter(pk=generated.request.job_id).update(status=JobStatus.SUCCEEDED)
+    assert client_for(owner).delete(f"/api/v1/tracks/{generated.track_id}/").status_code == 204
+    assert not GeneratedTrack.objects.filter(pk=generated.pk).exists()

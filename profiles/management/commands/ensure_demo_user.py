@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from profiles.services import ensure_demo_staff
 
@@ -15,9 +15,12 @@ class Command(BaseCommand):
         parser.add_argument("--password", default="demo-staff-password")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        user, created = ensure_demo_staff(
-            username=options["username"], password=options["password"]
-        )
+        try:
+            user, created = ensure_demo_staff(
+                username=options["username"], password=options["password"]
+            )
+        except ValueError as exc:
+            raise CommandError(f"{exc}; give --username another name") from exc
         state = "created" if created else "already present"
         self.stdout.write(
             f"demo staff account {state}: username={user.username} "
