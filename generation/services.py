@@ -408,9 +408,13 @@ def create_playlist(
 
 def complete_playlists(request: GenerationRequest, tracks: list[Track]) -> None:
     """Merge a finished generation into the playlists that waited for it."""
-    for waiting in Playlist.objects.filter(job=request.job, status=PlaylistStatus.BUILDING):
+    for waiting in Playlist.objects.filter(
+        job=request.job, status=PlaylistStatus.BUILDING
+    ).select_related("user"):
         with transaction.atomic():
-            # Locked, so that a reorder sent meanwhile comes wholly before or after.
+            # Locked, so that a reorder sent meanwhile comes wholly before or after; the
+            # person first, as every change of theirs and their account's deletion lock.
+            hold_person(waiting.user)
             playlist = Playlist.objects.select_for_update().filter(pk=waiting.pk).first()
             if playlist is None or playlist.status != PlaylistStatus.BUILDING:
                 continue  # deleted, or completed by a retry of the job
@@ -452,8 +456,9 @@ def update_playlist(
 ) -> Playlist:
     """Rename, and reorder or remove items: ``tracks`` is the new order of kept tracks.
 
-    The playlist is locked first: generated pieces joining it meanwhile, or another change,
-    come wholly before or after this one."""
+    The person and the playlist are locked first: generated pieces joining it meanwhile,
+    another change, or the account's deletion come wholly before or after this one."""
+    hold_person(playlist.user)
     playlist = Playlist.objects.select_for_update().get(pk=playlist.pk)
     if name is not None:
         playlist.name = name
