@@ -511,7 +511,6 @@ def review_problem(current: str, decision: str) -> str | None:
     return None
 
 
-@transaction.atomic
 def piece_deletion_problem(track: Track, person: AbstractBaseUser) -> str | None:
     """Why ``person`` may not delete ``track`` now: it is a piece whose generation is still
     running (its playlists wait for it), or it is in someone else's playlist. Locks the
@@ -528,6 +527,7 @@ def piece_deletion_problem(track: Track, person: AbstractBaseUser) -> str | None
     return None
 
 
+@transaction.atomic
 def review_generated(
     *, generated: GeneratedTrack, decision: str, reviewer: AbstractBaseUser
 ) -> bool:
