@@ -450,16 +450,38 @@ def fail_playlists(request: GenerationRequest, error: str) -> None:
     )
 
 
+class PlaylistChanged(APIException):
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_code = "playlist_changed"
+    default_detail = (
+        "The playlist changed since you read it (its generated pieces joined, or another "
+        "change came first); read it again and resend."
+    )
+
+
+def playlist_version(playlist: Playlist) -> str:
+    """The playlist's ETag: it changes whenever the playlist does."""
+    return f'"{playlist.updated_at.timestamp():.6f}"'
+
+
 @transaction.atomic
 def update_playlist(
-    *, playlist: Playlist, name: str | None = None, tracks: list[int] | None = None
+    *,
+    playlist: Playlist,
+    name: str | None = None,
+    tracks: list[int] | None = None,
+    if_match: str | None = None,
 ) -> Playlist:
     """Rename, and reorder or remove items: ``tracks`` is the new order of kept tracks.
 
     The person and the playlist are locked first: generated pieces joining it meanwhile,
-    another change, or the account's deletion come wholly before or after this one."""
+    another change, or the account's deletion come wholly before or after this one. With
+    ``if_match`` (an If-Match header), a playlist that changed since the client read it is
+    left as it is (PlaylistChanged): a reorder read before a piece joined would drop it."""
     hold_person(playlist.user)
     playlist = Playlist.objects.select_for_update().get(pk=playlist.pk)
+    if if_match is not None and not _matches(if_match, playlist_version(playlist)):
+        raise PlaylistChanged
     if name is not None:
         playlist.name = name
         playlist.save(update_fields=["name", "updated_at"])
@@ -495,6 +517,11 @@ REVIEW_TRANSITIONS: dict[str, frozenset[str]] = {
     ReviewStatus.PUBLISHED: frozenset({ReviewStatus.APPROVED, ReviewStatus.REJECTED}),
     ReviewStatus.REJECTED: frozenset({ReviewStatus.APPROVED}),
 }
+
+
+def _matches(if_match: str, version: str) -> bool:
+    tags = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
+    return "*" in tags or version in tags
 
 
 class ReviewRefused(Exception):

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from catalog.api.views import DetailSerializer
 from catalog.selectors import visible_tracks
 from generation import selectors, services
 from generation.api.serializers import (
@@ -82,11 +83,41 @@ class PlaylistViewSet(
         )
         return Response(PlaylistSerializer(playlist, context={"request": request}).data, code)
 
-    @extend_schema(request=PlaylistUpdateSerializer, responses={200: PlaylistSerializer})
+    def retrieve(self, request: Request, *args: object, **kwargs: object) -> Response:
+        return self._with_version(self.get_object())
+
+    @extend_schema(
+        request=PlaylistUpdateSerializer,
+        responses={
+            200: PlaylistSerializer,
+            412: OpenApiResponse(
+                response=DetailSerializer,
+                description="The playlist changed since the If-Match ETag was read.",
+            ),
+        },
+        parameters=[
+            OpenApiParameter(
+                "If-Match",
+                location=OpenApiParameter.HEADER,
+                required=False,
+                description="The ETag the playlist was read with: if it changed since "
+                "(generated pieces joined, another change), nothing is changed and the "
+                "answer is 412. Without it the change applies to the playlist as it is.",
+            )
+        ],
+    )
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
         playlist = self.get_object()
         serializer = PlaylistUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.update_playlist(playlist=playlist, **serializer.validated_data)
-        playlist = self.get_queryset().get(pk=playlist.pk)
-        return Response(PlaylistSerializer(playlist, context={"request": request}).data)
+        services.update_playlist(
+            playlist=playlist,
+            if_match=request.headers.get("If-Match"),
+            **serializer.validated_data,
+        )
+        return self._with_version(self.get_queryset().get(pk=playlist.pk))
+
+    def _with_version(self, playlist: Playlist) -> Response:
+        response = Response(PlaylistSerializer(playlist, context={"request": self.request}).data)
+        response["ETag"] = services.playlist_version(playlist)
+        return response

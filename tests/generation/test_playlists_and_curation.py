@@ -406,3 +406,26 @@ def test_a_piece_of_a_generation_still_running_is_not_deleted(generated_track):
     Job.objects.filter(pk=generated.request.job_id).update(status=JobStatus.SUCCEEDED)
     assert client_for(owner).delete(f"/api/v1/tracks/{generated.track_id}/").status_code == 204
     assert not GeneratedTrack.objects.filter(pk=generated.pk).exists()
+
+
+def test_a_reorder_read_before_a_piece_joined_is_refused_when_it_says_so(listener):
+    client = client_for(listener)
+    body = {"length": 5, "generated_share": 0.2}
+    created = client.post(PLAYLISTS, body, format="json").json()
+    url = f"{PLAYLISTS}{created['id']}/"
+    read = client.get(url)
+    version = read["ETag"]
+    order = [item["track"]["id"] for item in reversed(read.json()["items"])]
+
+    run_pending_jobs()  # the piece joins between the read and the reorder
+
+    refused = client.patch(url, {"tracks": order}, format="json", HTTP_IF_MATCH=version)
+    assert refused.status_code == 412
+    assert "changed since you read it" in refused.json()["detail"]
+    now = client.get(url)
+    assert len(now.json()["items"]) == 5  # the piece stayed
+    reordered = [item["track"]["id"] for item in reversed(now.json()["items"])]
+    accepted = client.patch(url, {"tracks": reordered}, format="json", HTTP_IF_MATCH=now["ETag"])
+    assert accepted.status_code == 200
+    assert [item["track"]["id"] for item in accepted.json()["items"]] == reordered
+    assert accepted["ETag"] != now["ETag"]
