@@ -499,6 +499,7 @@ def delete_own_track(*, user: AbstractBaseUser, track: Track) -> None:
     entries of it. Published tracks are the catalog's, listened to by others: staff withdraw
     them (TrackNotDeletable). A track others kept while it was published, or a piece still
     being made, stays (TrackInUse)."""
+    _check_own_and_unpublished(track, user)
     for check in _DELETION_CHECKS:
         reason = check(track, user)
         if reason:
@@ -506,13 +507,17 @@ def delete_own_track(*, user: AbstractBaseUser, track: Track) -> None:
     locked = Track.objects.select_for_update().filter(pk=track.pk).first()
     if locked is None:
         raise Http404  # deleted meanwhile: a retry
-    if locked.is_public:
+    _check_own_and_unpublished(locked, user)  # again, under the lock: published meanwhile?
+    delete_tracks(tracks=Track.objects.filter(pk=locked.pk))
+
+
+def _check_own_and_unpublished(track: Track, user: AbstractBaseUser) -> None:
+    if track.is_public:
         raise TrackNotDeletable(
             "A published track belongs to the catalog; staff withdraw it in the admin."
         )
-    if locked.owner_id != user.pk:
+    if track.owner_id != user.pk:
         raise TrackNotDeletable("Only the person who uploaded or generated a track deletes it.")
-    delete_tracks(tracks=Track.objects.filter(pk=locked.pk))
 
 
 def delete_tracks(*, tracks: QuerySet[Track]) -> int:

@@ -408,6 +408,9 @@ def test_nobody_deletes_a_published_track_or_someone_elses_through_the_api(auth_
         assert refused.status_code == 403
         assert refused.json()["detail"].startswith("A published track belongs to the catalog")
     assert auth_client.delete(f"/api/v1/tracks/{private}/").status_code == 404
+    owner = Track.objects.get(pk=private).owner
+    listen = {"track": private, "listened_at": "2026-11-01T10:00:00Z"}
+    client_for(owner).post("/api/v1/listens/", {"listens": [listen]}, format="json")
     refused = staff.delete(f"/api/v1/tracks/{private}/")  # staff see it, but it is not theirs
     assert refused.status_code == 403
     assert "uploaded or generated" in refused.json()["detail"]
