@@ -73,18 +73,8 @@ def recommend_for(
     bundle = served.model
     history = history_of(user.pk, bundle.track_ids)
     heard = _heard_weights(user, bundle)
-    preferences = preferences_of(user)
-    if include_generated is None:
-        include_generated = preferences.get("include_generated", True)
-    ruled_out = _ruled_out_by_feedback(user, include_heard)
-    left_out = set(ruled_out)
-    avoided = set(preferences.get("avoid_styles", []))
-    allowed = (
-        recommendable_tracks(user, include_generated=include_generated)
-        .exclude(style__in=avoided)
-        .exclude(pk__in=ruled_out)
-    )
-    never = _never_offered(served, user, include_generated, left_out)
+    include_generated, ruled_out, allowed = _choices(user, include_generated, include_heard)
+    never = _never_offered(served, user, include_generated, ruled_out)
     if history.is_empty and not heard:
         spread = diversity > 0
 
@@ -115,20 +105,29 @@ def similar_to(
     if limit <= 0:
         return served.artifact.version, []
     bundle = served.model
-    preferences = preferences_of(user)
-    if include_generated is None:
-        include_generated = preferences.get("include_generated", True)
-    ruled_out = _ruled_out_by_feedback(user, include_heard)
-    allowed = (
-        recommendable_tracks(user, include_generated=include_generated)
-        .exclude(style__in=preferences.get("avoid_styles", []))
-        .exclude(pk__in=ruled_out)
-        .exclude(pk=track.pk)
-    )
+    include_generated, ruled_out, allowed = _choices(user, include_generated, include_heard)
+    allowed = allowed.exclude(pk=track.pk)
     heard = {} if include_heard else _heard_weights(user, bundle)
     never = _never_offered(served, user, include_generated, {*ruled_out, *heard, track.pk})
     pick = _seeded_picker(bundle, track, allowed, never, heard, diversity)
     return served.artifact.version, _fill(pick, allowed, limit)
+
+
+def _choices(
+    user: AbstractBaseUser, include_generated: bool | None, include_heard: bool
+) -> tuple[bool, set[int], QuerySet[Track]]:
+    """What the person may be offered: ``(include_generated`` as their preference settles
+    it, the ids their feedback rules out, the tracks left to offer``)``."""
+    preferences = preferences_of(user)
+    if include_generated is None:
+        include_generated = preferences.get("include_generated", True)
+    ruled_out = set(_ruled_out_by_feedback(user, include_heard))
+    allowed = (
+        recommendable_tracks(user, include_generated=include_generated)
+        .exclude(style__in=preferences.get("avoid_styles", []))
+        .exclude(pk__in=ruled_out)
+    )
+    return include_generated, ruled_out, allowed
 
 
 def _fill(
