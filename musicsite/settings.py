@@ -248,6 +248,8 @@ REST_FRAMEWORK = {
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+# Wrong passwords per account and hour from all addresses together (profiles.sign_in).
+SIGN_IN_FAILURES_PER_ACCOUNT = int(os.environ.get("SIGN_IN_FAILURES_PER_ACCOUNT", "30"))
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Musicsite API",

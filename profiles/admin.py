@@ -1,6 +1,7 @@
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
@@ -10,12 +11,26 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Max, QuerySet, Sum
 from django.http import HttpRequest
 
+from profiles import sign_in
 from profiles.models import Feedback, FeedbackEvent, Listen, NowPlaying, Profile
 from profiles.selectors import listening_summary
 from profiles.services import delete_account
 
 User = get_user_model()
 admin.site.unregister(User)
+
+
+class LockAwareLoginForm(AdminAuthenticationForm):
+    """The admin's sign-in, refusing an account locked by wrong passwords (sign_in)."""
+
+    def clean(self) -> dict[str, Any]:
+        wait = sign_in.seconds_locked(self.cleaned_data.get("username") or "")
+        if wait:
+            raise ValidationError(f"{sign_in.LOCKED} Try again in {wait} s.", code="locked")
+        return super().clean()
+
+
+admin.site.login_form = LockAwareLoginForm
 
 
 class AccountChangeForm(UserChangeForm):

@@ -22,6 +22,7 @@ from catalog.external import EXTERNAL_ORIGIN, TrackMetadata, resolve_tracks
 from catalog.models import Track
 from catalog.services import delete_tracks_of
 from jobs.services import hold_person
+from profiles import sign_in
 from profiles.listen_input import ListenInput, ListenProblems, Problem
 from profiles.models import (
     AccountDeletion,
@@ -70,7 +71,9 @@ def change_password(*, user: AbstractBaseUser, current: str, new: str) -> str:
 
     Returns the new token; raises ValidationError naming the field at fault.
     """
+    sign_in.check_not_locked(user.get_username())
     if not user.check_password(current):
+        sign_in.note_failure(user.get_username())
         raise ValidationError({"current_password": ["This is not your password."]})
     try:
         validate_password(new, user=user)

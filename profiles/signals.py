@@ -3,9 +3,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.signals import user_login_failed
 from django.db.models.signals import post_save, pre_delete
 from django.dispatch import Signal, receiver
 
+from profiles import sign_in
 from profiles.models import Profile
 
 taste_shown = Signal()
@@ -26,3 +28,11 @@ def discard_uploads(sender: type, instance: Any, **kwargs: Any) -> None:
     from profiles.importing import discard_import_uploads  # importing needs the services
 
     discard_import_uploads(user=instance)
+
+
+@receiver(user_login_failed)
+def count_failed_sign_in(sender: Any, credentials: dict[str, Any], **kwargs: Any) -> None:
+    """Every wrong password (API, admin) counts against the account it named."""
+    username = credentials.get("username")
+    if isinstance(username, str):
+        sign_in.note_failure(username)

@@ -22,7 +22,7 @@ from rest_framework.views import APIView
 from jobs.models import Job, JobStatus
 from musicsite.api import PagePagination, json_chunks
 from musicsite.parsers import JSONParser
-from profiles import selectors, services
+from profiles import selectors, services, sign_in
 from profiles.api.serializers import (
     FeedbackRequestSerializer,
     FeedbackSerializer,
@@ -94,6 +94,7 @@ class TokenView(AuthView):
     def post(self, request: Request) -> Response:
         serializer = TokenRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        sign_in.check_not_locked(serializer.validated_data["username"])
         user = authenticate(request=request._request, **serializer.validated_data)
         if user is None:
             message = "Unable to log in with these credentials."

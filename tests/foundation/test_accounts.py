@@ -343,3 +343,71 @@ def test_the_case_index_migration_names_accounts_it_cannot_index(make_user):
     make_user("dave")
     with pytest.raises(RuntimeError, match=r"'carol': \[.*'Carol'.*\]"):
         migration.refuse_case_twins(apps, None)
+
+
+@pytest.fixture
+def three_wrong_passwords_lock(settings):
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.SIGN_IN_FAILURES_PER_ACCOUNT = 3
+    yield
+    cache.clear()
+
+
+def _sign_in_from(address: str, username: str, password: str):
+    return APIClient(REMOTE_ADDR=address).post(TOKEN, {"username": username, "password": password})
+
+
+@pytest.mark.django_db
+def test_wrong_passwords_from_many_addresses_lock_the_account(
+    make_user, three_wrong_passwords_lock
+):
+    make_user("carol")
+    make_user("dave")
+    # Each guess from its own address: the per-address throttle never sees a second one.
+    guesses = [
+        _sign_in_from(f"10.0.0.{i}", name, "guess")
+        for i, name in enumerate(["carol", "CAROL", "carol"], start=1)
+    ]
+    right = _sign_in_from("10.0.0.9", "carol", "a-long-enough-password")
+    other = _sign_in_from("10.0.0.9", "dave", "a-long-enough-password")
+
+    assert [guess.status_code for guess in guesses] == [400, 400, 400]
+    assert right.status_code == 429, right.json()
+    assert int(right["Retry-After"]) > 3500
+    assert "wrong passwords for this account" in right.json()["detail"]
+    assert "token" not in right.json()
+    assert other.status_code == 200 and other.json()["token"]
+
+
+@pytest.mark.django_db
+def test_a_locked_account_cannot_sign_in_to_the_admin(
+    client, make_user, three_wrong_passwords_lock
+):
+    make_user("boss", staff=True)
+    for i in range(3):
+        _sign_in_from(f"10.0.1.{i}", "boss", "guess")
+
+    page = client.post("/admin/login/", {"username": "boss", "password": "a-long-enough-password"})
+
+    assert page.status_code == 200  # the form again, saying why
+    assert "wrong passwords for this account" in page.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.django_db
+def test_guessing_the_current_password_locks_the_password_change(
+    make_user, three_wrong_passwords_lock
+):
+    user = make_user("erin")
+    client = client_for(user)
+    change = {"current_password": "nope", "new_password": "another-long-password"}
+    wrong = [client.post("/api/v1/me/password/", change).status_code for _ in range(3)]
+    change["current_password"] = "a-long-enough-password"
+    right = client.post("/api/v1/me/password/", change)
+
+    assert wrong == [400, 400, 400]
+    assert right.status_code == 429 and int(right["Retry-After"]) > 0
+    user.refresh_from_db()
+    assert user.check_password("a-long-enough-password")
