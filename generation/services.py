@@ -58,6 +58,7 @@ from jobs.services import hold_person, submit_job
 from profiles.models import Profile
 from profiles.selectors import preferences_of
 from recommender.selectors import recommend_for
+from recommender.services import refresh_stale_taste
 
 logger = logging.getLogger(__name__)
 GENERATION_KIND = "generation"
@@ -129,6 +130,8 @@ def request_generation(
     if check_quotas:
         check_quota(user)
     profile = Profile.objects.filter(user=user).first()
+    if profile is not None:  # listens since the stored taste count, as GET /me/ shows them
+        refresh_stale_taste(profile)
     taste = profile.taste_vector if profile and profile.taste_vector else None
     if taste is None and style_mix:
         taste = style_prototypes()[max(style_mix, key=style_mix.get)]

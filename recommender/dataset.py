@@ -7,7 +7,7 @@ from datetime import datetime
 
 import numpy as np
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet, Sum
+from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 from scipy import sparse
 
@@ -17,7 +17,8 @@ from profiles.models import Feedback, Listen, Profile
 from recommender.ml.taste import ExplicitPreferences, ListenEvents, UserHistory
 from recommender.ml.taste import Feedback as FeedbackArrays
 
-# A skipped listen still says something about taste, but much less than a full one.
+# A skipped play of a track the person also played through adds a little to it; a track
+# they only ever skipped is no sign that they want more like it.
 SKIP_WEIGHT = 0.25
 # Aggregate imports (one row, many plays) count as at most this many listens for the taste
 # model: beyond it, more plays of one track say little more about the person's style.
@@ -83,23 +84,36 @@ def load_training_data() -> TrainingData:
 
 
 def history_of(user_id: int, track_ids: np.ndarray) -> UserHistory:
-    """One person's current history over the tracks a fitted model knows (``track_ids``)."""
-    column = {int(pk): i for i, pk in enumerate(track_ids)}
+    """One person's current history for a fitted model that knows ``track_ids`` (ascending):
+    the person's tracks it knows are its columns, those newer than it follow as
+    ``newer_track_vectors``, so that what they did with a fresh upload counts at once."""
     own = Listen.objects.filter(user_id=user_id)
-    # The lengths of the person's tracks only: the model's may number in the hundreds of
-    # thousands (listening-history tracks), too many to name in one query.
-    durations_ms = np.zeros(len(track_ids))
-    heard = Track.objects.filter(pk__in=own.values("track_id")).values_list("pk", "duration_s")
-    for track_id, duration_s in heard:
-        if track_id in column:
-            durations_ms[column[track_id]] = (duration_s or 0.0) * 1000.0
+    feedback = Feedback.objects.filter(user_id=user_id)
+    mine = Track.objects.filter(
+        Q(pk__in=own.values("track_id")) | Q(pk__in=feedback.values("track_id"))
+    ).values_list("pk", "duration_s", "style_vector")
+    column: dict[int, int] = {}
+    durations: list[float] = []
+    newer: list[np.ndarray] = []
+    known = np.asarray(track_ids)
+    for track_id, duration_s, style_vector in mine:
+        position = int(np.searchsorted(known, track_id))
+        if position < len(known) and known[position] == track_id:
+            column[track_id] = position
+        else:
+            column[track_id] = len(known) + len(newer)
+            newer.append(track_vector(style_vector))
+        durations.append((duration_s or 0.0) * 1000.0)
+    durations_ms = np.zeros(len(known) + len(newer))
+    durations_ms[list(column.values())] = durations
     listens = _listens_by_user(column, durations_ms, own)
-    feedback = _feedback_by_user(column, Feedback.objects.filter(user_id=user_id))
+    feedback_arrays = _feedback_by_user(column, feedback)
     preferences = Profile.objects.filter(user_id=user_id).values_list("preferences", flat=True)
     return UserHistory(
         listens=listens.get(user_id, ListenEvents.empty()),
-        feedback=feedback.get(user_id, FeedbackArrays.empty()),
+        feedback=feedback_arrays.get(user_id, FeedbackArrays.empty()),
         preferences=explicit_preferences(preferences.first() or {}),
+        newer_track_vectors=np.stack(newer) if newer else np.zeros((0, VECTOR_DIM), np.float32),
     )
 
 
@@ -108,24 +122,43 @@ def explicit_preferences(preferences: dict) -> ExplicitPreferences:
     return ExplicitPreferences(
         styles=tuple(preferences.get("styles", ())),
         tempo_bpm_range=(float(tempo[0]), float(tempo[1])) if tempo else None,
+        avoid_styles=tuple(preferences.get("avoid_styles", ())),
+    )
+
+
+def listening_weight(played: float, skipped: float) -> float:
+    """A person's weight on a track for collaborative filtering, from their plays of it
+    heard through and their skipped ones."""
+    return played + SKIP_WEIGHT * skipped if played > 0 else 0.0
+
+
+def plays_by_track(listens: QuerySet[Listen]) -> QuerySet:
+    """``(user_id, track_id, plays heard through, plays skipped)`` rows, summed by the
+    database (a history of a hundred thousand listens is a few thousand rows here)."""
+    return (
+        listens.values("user_id", "track_id")
+        .annotate(
+            played=Sum("play_count", filter=Q(skipped=False), default=0),
+            skipped=Sum("play_count", filter=Q(skipped=True), default=0),
+        )
+        .values_list("user_id", "track_id", "played", "skipped")
     )
 
 
 def _user_items(
     row: dict[int, int], column: dict[int, int], shape: tuple[int, int]
 ) -> sparse.csr_matrix:
-    plays = (
-        Listen.objects.values("user_id", "track_id", "skipped")
-        .annotate(plays=Sum("play_count"))
-        .values_list("user_id", "track_id", "skipped", "plays")
-    )
     rows, columns, weights = [], [], []
-    for user_id, track_id, skipped, count in plays.iterator(chunk_size=20_000):
+    for user_id, track_id, played, skipped in plays_by_track(Listen.objects.all()).iterator(
+        chunk_size=20_000
+    ):
         if user_id not in row or track_id not in column:
             continue  # a person or track newer than the read began: the next fit has them
-        rows.append(row[user_id])
-        columns.append(column[track_id])
-        weights.append(count * (SKIP_WEIGHT if skipped else 1.0))
+        weight = listening_weight(played, skipped)
+        if weight > 0:
+            rows.append(row[user_id])
+            columns.append(column[track_id])
+            weights.append(weight)
     return sparse.csr_matrix(
         (np.array(weights, dtype=np.float32), (rows, columns)), shape=shape, dtype=np.float32
     )

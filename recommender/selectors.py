@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import QuerySet, Sum
+from django.db.models import QuerySet
 from scipy import sparse
 
 from artifacts.services import ArtifactUnavailable, LoadedArtifact, load_active
@@ -17,7 +17,7 @@ from catalog.models import Origin, Track
 from catalog.selectors import visible_tracks
 from profiles.models import Feedback, FeedbackScore, Listen
 from profiles.selectors import preferences_of
-from recommender.dataset import SKIP_WEIGHT, history_of, track_vector
+from recommender.dataset import history_of, listening_weight, plays_by_track, track_vector
 from recommender.ml.taste import UserHistory
 from recommender.services import TASTE_KIND, TasteBundle, load_bundle
 
@@ -72,19 +72,20 @@ def recommend_for(
         return served.artifact.version, []
     bundle = served.model
     history = history_of(user.pk, bundle.track_ids)
-    heard = _heard_weights(user, bundle)
-    include_generated, ruled_out, allowed = _choices(user, include_generated, include_heard)
-    never = _never_offered(served, user, include_generated, ruled_out)
-    if history.is_empty and not heard:
+    heard = _heard_weights(user)
+    choices = _choices(user, include_generated, include_heard)
+    left_out = choices.ruled_out if include_heard else {*choices.ruled_out, *heard}
+    never = _never_offered(served, user, choices.include_generated, left_out)
+    row = _history_row(bundle, _row_weights(heard, choices))
+    if row.nnz == 0 and not bundle.taste.knows(history):
         spread = diversity > 0
 
         def pick(depth: int | None) -> tuple[Ranked, Explain]:
-            return _starter_picks(bundle, allowed, never, depth, spread=spread)
+            return _starter_picks(bundle, choices.allowed, never, depth, spread=spread)
     else:
-        pick = _personal_picker(
-            bundle, user, history, heard, allowed, never, include_heard, diversity
-        )
-    return served.artifact.version, _fill(pick, allowed, limit)
+        seeds = _top_heard_tracks(user, choices.hated)
+        pick = _personal_picker(bundle, history, row, seeds, heard, choices, never, diversity)
+    return served.artifact.version, _fill(pick, choices.allowed, limit)
 
 
 def similar_to(
@@ -105,29 +106,45 @@ def similar_to(
     if limit <= 0:
         return served.artifact.version, []
     bundle = served.model
-    include_generated, ruled_out, allowed = _choices(user, include_generated, include_heard)
-    allowed = allowed.exclude(pk=track.pk)
-    heard = {} if include_heard else _heard_weights(user, bundle)
-    never = _never_offered(served, user, include_generated, {*ruled_out, *heard, track.pk})
+    choices = _choices(user, include_generated, include_heard)
+    allowed = choices.allowed.exclude(pk=track.pk)
+    heard = {} if include_heard else _heard_weights(user)
+    left_out = {*choices.ruled_out, *heard, track.pk}
+    never = _never_offered(served, user, choices.include_generated, left_out)
     pick = _seeded_picker(bundle, track, allowed, never, heard, diversity)
     return served.artifact.version, _fill(pick, allowed, limit)
 
 
+@dataclass(frozen=True)
+class _Choices:
+    """What a person may be offered, by their preferences and feedback."""
+
+    include_generated: bool  # as asked, or else as their preference settles it
+    include_heard: bool
+    loved: frozenset[int]
+    hated: frozenset[int]
+    # Hated tracks, always; loved ones too unless heard tracks are asked for, since a person
+    # who loved a track knows it.
+    ruled_out: frozenset[int]
+    allowed: QuerySet[Track]  # the tracks left to offer
+
+
 def _choices(
     user: AbstractBaseUser, include_generated: bool | None, include_heard: bool
-) -> tuple[bool, set[int], QuerySet[Track]]:
-    """What the person may be offered: ``(include_generated`` as their preference settles
-    it, the ids their feedback rules out, the tracks left to offer``)``."""
+) -> _Choices:
     preferences = preferences_of(user)
     if include_generated is None:
         include_generated = preferences.get("include_generated", True)
-    ruled_out = set(_ruled_out_by_feedback(user, include_heard))
+    scores = Feedback.objects.filter(user=user).exclude(score=0).values_list("track_id", "score")
+    loved = frozenset(track for track, score in scores if score == FeedbackScore.LOVE)
+    hated = frozenset(track for track, score in scores if score == FeedbackScore.HATE)
+    ruled_out = hated if include_heard else hated | loved
     allowed = (
         recommendable_tracks(user, include_generated=include_generated)
         .exclude(style__in=preferences.get("avoid_styles", []))
         .exclude(pk__in=ruled_out)
     )
-    return include_generated, ruled_out, allowed
+    return _Choices(include_generated, include_heard, loved, hated, ruled_out, allowed)
 
 
 def _fill(
@@ -220,20 +237,19 @@ def _columns_of(bundle: TasteBundle, track_ids: np.ndarray) -> np.ndarray:
 
 def _personal_picker(
     bundle: TasteBundle,
-    user: AbstractBaseUser,
     history: UserHistory,
+    row: sparse.csr_matrix,
+    seeds: list[Track],
     heard: dict[int, float],
-    allowed: QuerySet[Track],
+    choices: _Choices,
     never: np.ndarray,
-    include_heard: bool,
     diversity: float,
 ) -> Callable[[int | None], tuple[Ranked, Explain]]:
-    """The picks for a person: their history and taste by the model (see _model_picker)."""
+    """The picks for a person: their history ``row`` and taste by the model (see
+    _model_picker), reasons naming the ``seeds`` they played."""
     vector = np.asarray(bundle.taste.conditioning_vector(history), dtype=np.float32)
-    row = _history_row(bundle, heard)
-    fresh = _new_tracks(bundle, allowed, heard, include_heard)
+    fresh = _new_tracks(bundle, choices.allowed, heard, choices.include_heard)
     favourite_style = STYLES[int(np.argmax(split_vector(vector)[0]))]
-    seeds = _top_heard_tracks(user)
 
     def explain(track: Track) -> str:
         return _reason(bundle, track, favourite_style, seeds)
@@ -246,7 +262,7 @@ def _personal_picker(
         fresh=fresh,
         explain=explain,
         diversity=diversity,
-        exclude_seen=not include_heard,
+        exclude_seen=not choices.include_heard,
     )
 
 
@@ -383,31 +399,25 @@ def _starter_reason(track: Track, listened: bool) -> str:
     return f"popular {style} to start with" if listened else f"a {style} pick to start with"
 
 
-def _ruled_out_by_feedback(user: AbstractBaseUser, include_heard: bool) -> QuerySet[Feedback]:
-    """Ids of hated tracks, always; of loved ones too unless heard tracks are asked for,
-    since a person who loved a track knows it."""
-    scores = [FeedbackScore.HATE] if include_heard else [FeedbackScore.HATE, FeedbackScore.LOVE]
-    return Feedback.objects.filter(user=user, score__in=scores).values_list("track_id", flat=True)
+def _heard_weights(user: AbstractBaseUser) -> dict[int, float]:
+    """Every track the person played, with the weight the model gives their plays of it (none
+    for a track they only skipped)."""
+    plays = plays_by_track(Listen.objects.filter(user=user))
+    return {track: listening_weight(played, skipped) for _, track, played, skipped in plays}
 
 
-def _heard_weights(user: AbstractBaseUser, bundle: TasteBundle) -> dict[int, float]:
-    """Per track the person played, their plays (skips weighted down), summed by the
-    database: a history of a hundred thousand listens is a few thousand rows here."""
-    plays = (
-        Listen.objects.filter(user=user)
-        .values("track_id", "skipped")
-        .annotate(plays=Sum("play_count"))
-        .values_list("track_id", "skipped", "plays")
-    )
-    weights: dict[int, float] = {}
-    for track_id, skipped, count in plays:
-        weights[track_id] = weights.get(track_id, 0.0) + count * (SKIP_WEIGHT if skipped else 1.0)
+def _row_weights(heard: dict[int, float], choices: _Choices) -> dict[int, float]:
+    """What the model is to find more of: the tracks played, less the hated ones, and loved
+    ones as if played once at least."""
+    weights = {track: w for track, w in heard.items() if w > 0 and track not in choices.hated}
+    for track in choices.loved:
+        weights[track] = max(weights.get(track, 0.0), 1.0)
     return weights
 
 
-def _history_row(bundle: TasteBundle, heard: dict[int, float]) -> sparse.csr_matrix:
-    """The person's current listening as a ``1 x tracks`` row over the model's columns."""
-    columns = {bundle.track_column(track_id): w for track_id, w in heard.items()}
+def _history_row(bundle: TasteBundle, weights: dict[int, float]) -> sparse.csr_matrix:
+    """The person's ``weights`` as a ``1 x tracks`` row over the model's columns."""
+    columns = {bundle.track_column(track_id): w for track_id, w in weights.items()}
     columns.pop(None, None)
     return sparse.csr_matrix(
         (list(columns.values()), ([0] * len(columns), list(columns.keys()))),
@@ -432,9 +442,11 @@ def _new_tracks(
     return [track_id for track_id, _ in fresh], vectors.astype(np.float32)
 
 
-def _top_heard_tracks(user: AbstractBaseUser) -> list[Track]:
+def _top_heard_tracks(user: AbstractBaseUser, hated: frozenset[int]) -> list[Track]:
+    """Tracks a reason may name: the latest the person played through and did not hate."""
     top = (
         Listen.objects.filter(user=user, skipped=False)
+        .exclude(track_id__in=hated)
         .values_list("track_id", flat=True)
         .order_by("-listened_at")[:200]
     )
@@ -456,6 +468,4 @@ def _reason(bundle: TasteBundle, track: Track, favourite_style: str, seeds: list
         return f"freshly generated {track.style or 'music'} close to your taste"
     if track.style == favourite_style:
         return f"in your favourite style, {favourite_style}"
-    if not seeds:
-        return f"popular {track.style or 'music'} to start with"
     return f"{track.style or 'music'} close to your taste"

@@ -8,7 +8,10 @@ Each listen, feedback and explicit preference becomes evidence about styles and 
 * a love adds, a hate subtracts, a fixed amount of evidence for the track;
 * chosen styles and a tempo range reshape the person's own prior: ``preference_strength``
   parts of what they chose to one part of the population's taste. A newcomer's taste is
-  then mostly what they said; as their listening grows, it outweighs what they said.
+  then mostly what they said; as their listening grows, it outweighs what they said;
+* styles the person said to avoid get no weight, whatever they listened to;
+* a track without a style vector (a listening-history track outside the catalog) says
+  nothing about style or attributes, and counts for nothing.
 
 Empirical Bayes shrinkage: a user's style weights are the posterior mean under a Dirichlet-like
 prior ``(evidence + kappa * prior) / (|evidence| + kappa)``. The population prior (the mean
@@ -31,9 +34,11 @@ from sklearn.linear_model import Ridge
 from catalog.midi.style_space import (
     ATTRIBUTES,
     STYLE_DIM,
+    STYLES,
     VECTOR_DIM,
     compose_vector,
     normalize_tempo,
+    split_vector,
     style_weights_from_mapping,
     top_styles,
 )
@@ -74,22 +79,28 @@ class Feedback:
 class ExplicitPreferences:
     styles: tuple[str, ...] = ()
     tempo_bpm_range: tuple[float, float] | None = None
+    avoid_styles: tuple[str, ...] = ()
+
+    @property
+    def shape_the_prior(self) -> bool:
+        """Whether liked styles or a tempo were stated (avoided styles only take weight away)."""
+        return bool(self.styles) or self.tempo_bpm_range is not None
+
+
+def _no_vectors() -> np.ndarray:
+    return np.zeros((0, VECTOR_DIM), dtype=np.float32)
 
 
 @dataclass(frozen=True)
 class UserHistory:
+    """What one person did and said. Track indices are a fitted model's columns; from the
+    model's track count on, they are rows of ``newer_track_vectors`` (tracks the model has
+    not seen, with their style vectors)."""
+
     listens: ListenEvents = field(default_factory=ListenEvents.empty)
     feedback: Feedback = field(default_factory=Feedback.empty)
     preferences: ExplicitPreferences = field(default_factory=ExplicitPreferences)
-
-    @property
-    def is_empty(self) -> bool:
-        """No listens, no feedback and no stated preferences: nothing to personalize on."""
-        return (
-            len(self.listens.track_index) == 0
-            and len(self.feedback.track_index) == 0
-            and self.preferences == ExplicitPreferences()
-        )
+    newer_track_vectors: np.ndarray = field(default_factory=_no_vectors)
 
 
 @dataclass(frozen=True)
@@ -169,11 +180,20 @@ class TasteModel:
             self.prior_styles.astype(np.float32), self.prior_attributes.astype(np.float32)
         )
 
+    def knows(self, history: UserHistory) -> bool:
+        """Whether the history says anything about this person's taste (what they did with
+        tracks that have a style, or liked styles or a tempo they stated)."""
+        return self._evidence(history).magnitude > 0 or history.preferences.shape_the_prior
+
     def conditioning_vector(self, history: UserHistory) -> np.ndarray:
         """The user's 12-float vector: style weights summing to 1, attributes in [0, 1]."""
+        vector = self._shrunk_vector(history)
+        return _without_styles(vector, history.preferences.avoid_styles)
+
+    def _shrunk_vector(self, history: UserHistory) -> np.ndarray:
         evidence = self._evidence(history)
         stated = history.preferences
-        if evidence.magnitude == 0 and stated == ExplicitPreferences():
+        if evidence.magnitude == 0 and not stated.shape_the_prior:
             return self.prior_vector
         kappa = self.kappa
         prior_styles = self.prior_styles
@@ -243,7 +263,8 @@ class TasteModel:
     def _evidence(self, history: UserHistory) -> Evidence:
         """What the person did: listens and feedback (stated preferences shape the prior)."""
         tracks, weights = self._track_weights(history)
-        vectors = self.track_vectors[tracks] if tracks.size else np.zeros((0, VECTOR_DIM))
+        vectors = self._vectors_of(tracks, history.newer_track_vectors)
+        weights = np.where(vectors.any(axis=1), weights, 0.0)  # no style vector, no evidence
         styles, attributes = _split(vectors)
         style_evidence = weights @ styles if tracks.size else np.zeros(STYLE_DIM)
         positive = np.maximum(weights, 0.0)
@@ -251,6 +272,24 @@ class TasteModel:
         attribute_weight = np.full(len(ATTRIBUTES), positive.sum())
         magnitude = float(np.abs(weights).sum())
         return Evidence(style_evidence, magnitude, attribute_sum, attribute_weight)
+
+    def _vectors_of(self, tracks: np.ndarray, newer_track_vectors: np.ndarray) -> np.ndarray:
+        known = len(self.track_vectors)
+        vectors = np.zeros((len(tracks), VECTOR_DIM), dtype=np.float32)
+        inside = tracks < known
+        vectors[inside] = self.track_vectors[tracks[inside]]
+        vectors[~inside] = np.asarray(newer_track_vectors)[tracks[~inside] - known]
+        return vectors
+
+
+def _without_styles(vector: np.ndarray, avoided: Sequence[str]) -> np.ndarray:
+    """``vector`` with the ``avoided`` styles' weight given to the others (unchanged when
+    every style with weight is avoided: there is nothing to give it to)."""
+    styles, attributes = split_vector(vector)
+    kept = styles * np.array([style not in avoided for style in STYLES])
+    if kept.sum() <= 0:
+        return vector
+    return compose_vector((kept / kept.sum()).astype(np.float32), attributes)
 
 
 def _split(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

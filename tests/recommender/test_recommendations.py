@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 
 from artifacts.models import ModelArtifact
 from artifacts.services import load_active
-from catalog.midi.style_space import compose_vector, one_hot_style
+from catalog.midi.style_space import STYLES, compose_vector, one_hot_style
 from catalog.models import Track
 from jobs.models import Job
 from jobs.runner import run_job
@@ -556,3 +556,128 @@ def test_a_fit_survives_listeners_and_tracks_that_arrive_while_it_reads(
     assert stored.isoformat() == artifact.data_summary["read_at"]
     client_for(fan).get("/api/v1/me/")
     assert Profile.objects.get(user=fan).taste_updated_at > stored
+
+
+def top_style(taste: dict) -> str:
+    return max(taste["styles"], key=taste["styles"].get)
+
+
+def test_listens_to_tracks_newer_than_the_model_count_for_taste_at_once(
+    listeners, catalog, make_user
+):
+    call_command("train_taste")
+    fresh = [make_track("madrigal", 300 + n) for n in range(3)]
+    newcomer = make_user("newcomer")
+    listen(newcomer, fresh)
+    client = client_for(newcomer)
+
+    taste = client.get("/api/v1/me/").json()["taste"]
+    body = client.get(RECOMMENDATIONS, {"limit": 3, "diversity": 0}).json()
+
+    assert top_style(taste) == "madrigal"
+    assert [item["track"]["style"] for item in body["results"]] == ["madrigal"] * 3
+    assert not {item["track"]["id"] for item in body["results"]} & {t.pk for t in fresh}
+    assert all("to start with" not in item["reason"] for item in body["results"])
+
+
+def test_a_hated_track_neither_leads_recommendations_nor_is_named_in_reasons(
+    listeners, catalog, make_user
+):
+    call_command("train_taste")
+    newcomer = make_user("newcomer")
+    played = catalog["fiddle"][0]
+    listen(newcomer, [played])
+    client = client_for(newcomer)
+    assert client.post("/api/v1/feedback/", {"track": played.pk, "score": -1}).status_code == 200
+
+    results = client.get(RECOMMENDATIONS, {"limit": 10, "diversity": 0}).json()["results"]
+
+    assert len(results) == 10
+    assert all(played.title not in item["reason"] for item in results)
+    assert results[0]["track"]["style"] != "fiddle"
+
+
+def test_tracks_only_skipped_bring_no_more_of_their_kind(listeners, catalog, make_user):
+    call_command("train_taste")
+    newcomer = make_user("newcomer")
+    start = datetime(2025, 6, 1, tzinfo=UTC)
+    Listen.objects.bulk_create(
+        Listen(
+            user=newcomer,
+            track=track,
+            listened_at=start + timedelta(minutes=i),
+            ms_played=3_000,
+            skipped=True,
+        )
+        for i, track in enumerate(catalog["fiddle"][:5])
+    )
+    client = client_for(newcomer)
+
+    results = client.get(RECOMMENDATIONS, {"limit": 5, "diversity": 0}).json()["results"]
+    taste = client.get("/api/v1/me/").json()["taste"]
+
+    assert len(results) == 5
+    assert "fiddle" not in [item["track"]["style"] for item in results]
+    assert "fiddle" not in taste["styles"]
+    skipped = {t.pk for t in catalog["fiddle"][:5]}
+    unheard = client.get(RECOMMENDATIONS, {"limit": 30}).json()["results"]
+    heard = client.get(RECOMMENDATIONS, {"limit": 30, "include_heard": "true"}).json()
+    assert len(unheard) == 24 - 5 and not skipped & {i["track"]["id"] for i in unheard}
+    assert skipped <= {i["track"]["id"] for i in heard["results"]}
+
+
+def test_a_history_the_model_cannot_read_gets_the_starter_list(listeners, catalog, make_user):
+    call_command("train_taste")
+    unknown = [make_track("fiddle", 600 + n, origin="external", is_public=False) for n in range(3)]
+    for track in unknown:
+        track.style_vector = []  # a listening-history track outside the catalog
+        track.save(update_fields=["style_vector"])
+    listener, stranger = make_user("listener"), make_user("stranger")
+    listen(listener, unknown)
+
+    def offered(user) -> list[tuple[int, str]]:
+        body = client_for(user).get(RECOMMENDATIONS, {"limit": 6}).json()
+        return [(item["track"]["id"], item["reason"]) for item in body["results"]]
+
+    assert offered(listener) == offered(stranger)
+    assert all(reason.endswith(" to start with") for _, reason in offered(listener))
+    assert (
+        client_for(listener).get("/api/v1/me/").json()["taste"]["styles"]
+        == (client_for(stranger).get("/api/v1/me/").json()["taste"]["styles"])
+    )
+
+
+def test_a_generation_is_conditioned_on_listens_since_the_stored_taste(
+    listeners, catalog, make_user
+):
+    from generation.services import request_generation
+
+    call_command("train_taste")
+    newcomer = make_user("newcomer")  # no stored taste: the fit was before them
+    listen(newcomer, catalog["madrigal"][:4])
+
+    request = request_generation(user=newcomer, count=1)
+
+    assert top_style({"styles": dict(zip(STYLES, request.condition, strict=False))}) == "madrigal"
+
+
+def test_avoided_styles_have_no_weight_in_the_taste_or_a_generation(listeners):
+    from generation.services import request_generation
+
+    call_command("train_taste")
+    fan = listeners[0][0]
+    client = client_for(fan)
+    assert top_style(client.get("/api/v1/me/").json()["taste"]) == "fiddle"
+
+    answer = client.patch(
+        "/api/v1/me/",
+        {"preferences": {"avoid_styles": ["fiddle"]}},
+        content_type="application/json",
+    )
+    request = request_generation(user=fan, count=1)
+
+    assert answer.status_code == 200, answer.json()
+    assert "fiddle" not in answer.json()["taste"]["styles"]
+    assert answer.json()["taste"]["styles"]
+    assert request.condition[STYLES.index("fiddle")] == 0.0
+    assert sum(request.condition[: len(STYLES)]) == pytest.approx(1.0, abs=1e-4)

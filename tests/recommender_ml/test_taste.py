@@ -116,18 +116,69 @@ def test_no_history_gives_the_population_prior(model):
     assert vector[:STYLE_DIM].max() < 2.0 / STYLE_DIM
 
 
+def _newer_tracks(count):
+    """A history's indices for ``count`` tracks the model (of _catalog()) has not seen."""
+    known = STYLE_DIM * TRACKS_PER_STYLE
+    return np.arange(known, known + count)
+
+
+_NO_STYLE = np.zeros((3, VECTOR_DIM), dtype=np.float32)  # listening-history-only tracks
+
+
 @pytest.mark.parametrize(
-    ("history", "empty"),
+    ("history", "knows"),
     [
-        (UserHistory(), True),
-        (UserHistory(listens=_listens(_tracks_of("folk")[:1])), False),
-        (UserHistory(feedback=Feedback(np.array([0]), np.array([-1.0]))), False),
-        (UserHistory(preferences=ExplicitPreferences(styles=("folk",))), False),
-        (UserHistory(preferences=ExplicitPreferences(tempo_bpm_range=(90, 120))), False),
+        (UserHistory(), False),
+        (UserHistory(listens=_listens(_tracks_of("folk")[:1])), True),
+        (UserHistory(feedback=Feedback(np.array([0]), np.array([-1.0]))), True),
+        (UserHistory(preferences=ExplicitPreferences(styles=("folk",))), True),
+        (UserHistory(preferences=ExplicitPreferences(tempo_bpm_range=(90, 120))), True),
+        (UserHistory(preferences=ExplicitPreferences(avoid_styles=("folk",))), False),
+        (
+            UserHistory(
+                listens=_listens(_newer_tracks(len(_NO_STYLE))), newer_track_vectors=_NO_STYLE
+            ),
+            False,
+        ),
     ],
 )
-def test_a_history_is_empty_only_without_listens_feedback_and_preferences(history, empty):
-    assert history.is_empty is empty
+def test_the_model_knows_a_history_by_what_it_says_about_style(model, history, knows):
+    assert model.knows(history) is knows
+
+
+def test_tracks_newer_than_the_model_count_by_their_own_style_vector(model):
+    madrigals = _catalog()[_tracks_of("madrigal")[:4]]
+    history = UserHistory(listens=_listens(_newer_tracks(4)), newer_track_vectors=madrigals)
+    assert next(iter(model.explain(model.conditioning_vector(history)))) == "madrigal"
+
+
+def test_tracks_without_a_style_vector_change_nothing(model):
+    folk = _listens(_tracks_of("folk"))
+    unknown = _listens(_newer_tracks(len(_NO_STYLE)))
+    merged = ListenEvents(
+        *(
+            np.concatenate([getattr(folk, f), getattr(unknown, f)])
+            for f in folk.__dataclass_fields__
+        )
+    )
+    alone = model.conditioning_vector(UserHistory(listens=folk))
+    with_unknown = model.conditioning_vector(
+        UserHistory(listens=merged, newer_track_vectors=_NO_STYLE)
+    )
+    np.testing.assert_allclose(with_unknown, alone, atol=1e-6)
+
+
+def test_avoided_styles_get_no_weight_whatever_was_played(model):
+    fan = _listener("fiddle", np.random.default_rng(9))
+    avoiding = UserHistory(
+        listens=fan.listens, preferences=ExplicitPreferences(avoid_styles=("fiddle", "folk"))
+    )
+    vector = model.conditioning_vector(avoiding)
+    assert _styles(vector)["fiddle"] == _styles(vector)["folk"] == 0.0
+    assert vector[:STYLE_DIM].sum() == pytest.approx(1.0, abs=1e-5)
+    everything = ExplicitPreferences(avoid_styles=STYLES)
+    unchanged = model.conditioning_vector(UserHistory(listens=fan.listens, preferences=everything))
+    np.testing.assert_allclose(unchanged, model.conditioning_vector(fan))
 
 
 def test_little_history_is_shrunk_toward_the_prior_more_than_much_history(model):
