@@ -343,9 +343,17 @@ def fit_style_classifier(config: TrainingConfig | None = None) -> StyleClassifie
     )
 
 
-def train_classifier(*, config: TrainingConfig | None = None) -> ModelArtifact:
-    """Train on every labelled track (and excerpts), register and activate it, restyle."""
+def train_classifier(
+    *, config: TrainingConfig | None = None, replace_broader: bool = False
+) -> ModelArtifact:
+    """Train on every labelled track (and excerpts) and register it. It is activated, and
+    the unlabelled tracks restyled, unless the active classifier saw more samples (the
+    shipped one saw the whole corpus; a small catalog would make a weaker one) and
+    ``replace_broader`` is not set: then the active one keeps serving."""
     classifier = fit_style_classifier(config)
+    active = ModelArtifact.objects.filter(kind=STYLE_CLASSIFIER_KIND, is_active=True).first()
+    seen_before = int((active.data_summary or {}).get("samples", 0)) if active else 0
+    activate = replace_broader or classifier.training_data["samples"] >= seen_before
     with tempfile.TemporaryDirectory() as workdir:
         saved = classifier.save(Path(workdir) / "style_classifier.joblib")
         artifact = register_artifact(
@@ -364,8 +372,10 @@ def train_classifier(*, config: TrainingConfig | None = None) -> ModelArtifact:
             hyperparameters=classifier.describe()["config"],
             data_summary=classifier.training_data,
             version=classifier.version,
+            activate=activate,
         )
-    restyle_unlabelled_tracks(classifier=classifier)
+    if activate:
+        restyle_unlabelled_tracks(classifier=classifier)
     return artifact
 
 

@@ -81,7 +81,7 @@ class PlaylistViewSet(
         code = (
             status.HTTP_202_ACCEPTED if playlist.status == "building" else status.HTTP_201_CREATED
         )
-        return Response(PlaylistSerializer(playlist, context={"request": request}).data, code)
+        return self._with_version(playlist, code)
 
     def retrieve(self, request: Request, *args: object, **kwargs: object) -> Response:
         return self._with_version(self.get_object())
@@ -117,7 +117,9 @@ class PlaylistViewSet(
         )
         return self._with_version(self.get_queryset().get(pk=playlist.pk))
 
-    def _with_version(self, playlist: Playlist) -> Response:
-        response = Response(PlaylistSerializer(playlist, context={"request": self.request}).data)
+    def _with_version(self, playlist: Playlist, code: int = status.HTTP_200_OK) -> Response:
+        """The playlist with its ``ETag``, for a later ``PATCH`` with ``If-Match``."""
+        context = {"request": self.request}
+        response = Response(PlaylistSerializer(playlist, context=context).data, code)
         response["ETag"] = services.playlist_version(playlist)
         return response

@@ -7,6 +7,7 @@ import pretty_midi
 import pytest
 from django.core.management import call_command
 
+from artifacts.models import ModelArtifact
 from catalog import services
 from catalog.midi.style_space import STYLE_DIM
 from catalog.models import Track
@@ -97,6 +98,17 @@ def test_training_the_classifier_restyles_unlabelled_tracks_and_evaluation_repor
     report = run("evaluate_style_classifier")
     assert "held-out accuracy" in report
     assert "confusion matrix" in report and "chorale" in report
+
+    # A smaller catalog makes a narrower classifier: it is kept aside unless asked for.
+    broad = ModelArtifact.objects.get(kind=services.STYLE_CLASSIFIER_KIND, is_active=True)
+    Track.objects.filter(style_label="folk").first().delete()
+    kept = run("train_style_classifier")
+    narrow = ModelArtifact.objects.filter(kind=services.STYLE_CLASSIFIER_KIND).latest("pk")
+    assert f"kept {broad.version} active" in kept and narrow.version in kept
+    assert not narrow.is_active
+    replaced = run("train_style_classifier", "--replace-broader")
+    newest = ModelArtifact.objects.filter(kind=services.STYLE_CLASSIFIER_KIND).latest("pk")
+    assert newest.is_active and f"activated {newest.version}" in replaced
 
 
 def test_the_worker_trims_the_render_cache_when_it_grows_too_big(roots, settings):

@@ -411,10 +411,11 @@ def test_a_piece_of_a_generation_still_running_is_not_deleted(generated_track):
 def test_a_reorder_read_before_a_piece_joined_is_refused_when_it_says_so(listener):
     client = client_for(listener)
     body = {"length": 5, "generated_share": 0.2}
-    created = client.post(PLAYLISTS, body, format="json").json()
-    url = f"{PLAYLISTS}{created['id']}/"
+    created = client.post(PLAYLISTS, body, format="json")
+    url = f"{PLAYLISTS}{created.json()['id']}/"
     read = client.get(url)
-    version = read["ETag"]
+    version = created["ETag"]  # the answer to the creation carries it already
+    assert read["ETag"] == version
     order = [item["track"]["id"] for item in reversed(read.json()["items"])]
 
     run_pending_jobs()  # the piece joins between the read and the reorder
