@@ -57,6 +57,7 @@ from jobs.runner import JobError
 from jobs.services import hold_person, submit_job
 from profiles.models import Profile
 from profiles.selectors import preferences_of
+from recommender.ml.taste import without_styles
 from recommender.selectors import recommend_for
 from recommender.services import refresh_stale_taste
 
@@ -142,6 +143,8 @@ def request_generation(
         condition = build_condition(
             taste=taste, style_mix=style_mix, tempo_bpm=tempo_bpm, sharpen=sharpen
         )
+        if not style_mix:  # the neutral condition (no taste model yet) weighs every style
+            condition = without_styles(condition, preferences_of(user).get("avoid_styles", []))
     job = submit_job(kind=GENERATION_KIND, owner=user, params={}, max_attempts=2)
     request = GenerationRequest.objects.create(
         job=job,

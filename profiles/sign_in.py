@@ -28,18 +28,25 @@ def _keys(username: str) -> tuple[str, str]:
 
 def note_failure(username: str) -> None:
     count_key, until_key = _keys(username)
-    cache.add(until_key, time.time() + WINDOW_S, WINDOW_S)
-    cache.add(count_key, 0, WINDOW_S)
+    now = time.time()
+    cache.add(until_key, now + WINDOW_S, WINDOW_S)
+    remaining = max(1, math.ceil((cache.get(until_key) or now + WINDOW_S) - now))
+    cache.add(count_key, 0, remaining)
     try:
         cache.incr(count_key)
     except ValueError:  # expired between the two calls
-        cache.set(count_key, 1, WINDOW_S)
+        cache.set(count_key, 1, remaining)
+    # The file cache's incr writes the count back with the default timeout (5 minutes):
+    # the count must last as long as its hour.
+    cache.touch(count_key, remaining)
 
 
 def seconds_locked(username: str) -> int:
-    """How long the account takes no sign-in; 0 when it may sign in now."""
+    """How long the account takes no sign-in; 0 when it may sign in now (always, with a
+    limit of 0)."""
+    limit = settings.SIGN_IN_FAILURES_PER_ACCOUNT
     count_key, until_key = _keys(username)
-    if cache.get(count_key, 0) < settings.SIGN_IN_FAILURES_PER_ACCOUNT:
+    if limit <= 0 or cache.get(count_key, 0) < limit:
         return 0
     until = cache.get(until_key)
     return max(1, math.ceil(until - time.time())) if until else 1

@@ -188,7 +188,7 @@ class TasteModel:
     def conditioning_vector(self, history: UserHistory) -> np.ndarray:
         """The user's 12-float vector: style weights summing to 1, attributes in [0, 1]."""
         vector = self._shrunk_vector(history)
-        return _without_styles(vector, history.preferences.avoid_styles)
+        return without_styles(vector, history.preferences.avoid_styles)
 
     def _shrunk_vector(self, history: UserHistory) -> np.ndarray:
         evidence = self._evidence(history)
@@ -282,7 +282,7 @@ class TasteModel:
         return vectors
 
 
-def _without_styles(vector: np.ndarray, avoided: Sequence[str]) -> np.ndarray:
+def without_styles(vector: np.ndarray, avoided: Sequence[str]) -> np.ndarray:
     """``vector`` with the ``avoided`` styles' weight given to the others (unchanged when
     every style with weight is avoided: there is nothing to give it to)."""
     styles, attributes = split_vector(vector)

@@ -411,3 +411,38 @@ def test_guessing_the_current_password_locks_the_password_change(
     assert right.status_code == 429 and int(right["Retry-After"]) > 0
     user.refresh_from_db()
     assert user.check_password("a-long-enough-password")
+
+
+def test_a_lock_lasts_its_hour_with_the_file_cache(settings, tmp_path, monkeypatch):
+    import time
+
+    from profiles import sign_in
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(tmp_path / "cache"),
+        }
+    }
+    settings.SIGN_IN_FAILURES_PER_ACCOUNT = 3
+    start = time.time()
+    for _ in range(3):
+        sign_in.note_failure("carol")
+
+    monkeypatch.setattr(time, "time", lambda: start + 301)  # past the cache's default timeout
+    later = sign_in.seconds_locked("carol")
+    monkeypatch.setattr(time, "time", lambda: start + sign_in.WINDOW_S + 1)
+    after_the_hour = sign_in.seconds_locked("carol")
+
+    assert sign_in.WINDOW_S - 310 < later <= sign_in.WINDOW_S - 300
+    assert after_the_hour == 0
+
+
+@pytest.mark.django_db
+def test_a_limit_of_zero_locks_nobody(make_user, three_wrong_passwords_lock, settings):
+    make_user("carol")
+    settings.SIGN_IN_FAILURES_PER_ACCOUNT = 0
+    for i in range(3):
+        _sign_in_from(f"10.0.2.{i}", "carol", "guess")
+
+    assert _sign_in_from("10.0.2.9", "carol", "a-long-enough-password").status_code == 200

@@ -681,3 +681,19 @@ def test_avoided_styles_have_no_weight_in_the_taste_or_a_generation(listeners):
     assert answer.json()["taste"]["styles"]
     assert request.condition[STYLES.index("fiddle")] == 0.0
     assert sum(request.condition[: len(STYLES)]) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_avoided_styles_have_no_weight_in_a_generation_before_any_taste_model(user):
+    from generation.services import request_generation
+
+    client = client_for(user)
+    answer = client.patch(
+        "/api/v1/me/",
+        {"preferences": {"avoid_styles": ["fiddle"]}},
+        content_type="application/json",
+    )
+    request = request_generation(user=user, count=1)
+
+    assert answer.status_code == 200 and answer.json()["taste"] is None
+    assert request.condition[STYLES.index("fiddle")] == 0.0
+    assert sum(request.condition[: len(STYLES)]) == pytest.approx(1.0, abs=1e-4)
