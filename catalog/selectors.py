@@ -33,10 +33,17 @@ def labelled_tracks_by_style(tracks: QuerySet[Track]) -> dict[str, list[Track]]:
 
 
 def visible_tracks(user: AbstractBaseUser) -> QuerySet[Track]:
-    tracks = Track.objects.exclude(origin=Origin.EXTERNAL)
     if user.is_staff:
-        return tracks
-    return tracks.filter(Q(is_public=True) | Q(owner_id=user.pk))
+        return Track.objects.exclude(origin=Origin.EXTERNAL)
+    return public_or_own_tracks(user)
+
+
+def public_or_own_tracks(user: AbstractBaseUser) -> QuerySet[Track]:
+    """What a person may build on (vary, say): public tracks and their own. Staff too: they
+    see every track in order to curate it, not to make things of other people's."""
+    return Track.objects.exclude(origin=Origin.EXTERNAL).filter(
+        Q(is_public=True) | Q(owner_id=user.pk)
+    )
 
 
 def search_tracks(

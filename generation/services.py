@@ -40,6 +40,7 @@ from generation.ml.sampling import (
     DEFAULT_TEMPERATURE,
     filled_share,
     generate,
+    most_in_style,
     vary,
     with_style_instruments,
 )
@@ -209,11 +210,13 @@ def _generate_one(
     is sampled, LENGTH_ROUNDS in all); if none fills the length, the longest novel one is
     kept. Among the
     rest, the style classifier picks the candidate it hears most in the requested style: the
-    same check a curator would make, made before saving. The piece is then played by the
+    same check a curator would make, made before saving. A round whose candidates are all
+    heard in a style the person avoids is sampled again too. The piece is then played by the
     instruments of the style it was heard in.
     """
     condition = np.asarray(request.condition, dtype=np.float32)
     per_attempt = settings.GENERATION_STYLE_CANDIDATES if classifier is not None else 1
+    avoided = _avoided_styles(request)
     novel: list[Candidate] = []
     short_rounds = 0
     for attempt in range(settings.GENERATION_MAX_RESAMPLES + 1):
@@ -229,16 +232,20 @@ def _generate_one(
             logger.info("generation %s piece %s copied %s notes", request.pk, index, shared_run)
         novel += candidates
         full = [c for c in candidates if filled_share(c[0], request.bars) >= MIN_FILLED_SHARE]
+        chosen = _most_in_style(full, request, classifier, avoided) if full else None
+        if chosen is not None:
+            return _store(request, generator, *chosen)
         if full:
-            return _store(request, generator, *_most_in_style(full, request, classifier))
-        if candidates:
+            logger.info("generation %s piece %s: heard only in avoided styles", request.pk, index)
+        elif candidates:
             logger.info("generation %s piece %s: every candidate stops early", request.pk, index)
             short_rounds += 1
             if request.variation_of_id is not None or short_rounds == LENGTH_ROUNDS:
                 break
     if novel:
         longest = max(novel, key=lambda c: filled_share(c[0], request.bars))
-        return _store(request, generator, *_most_in_style([longest], request, classifier))
+        kept = _most_in_style([longest], request, classifier, frozenset())
+        return _store(request, generator, *kept)
     raise ValueError(
         f"piece {index + 1} kept copying training music after "
         f"{settings.GENERATION_MAX_RESAMPLES} re-samples; try another seed or temperature"
@@ -255,14 +262,29 @@ def piece_seed(request_seed: int, index: int, attempt: int, candidate: int) -> i
     return int(sequence.generate_state(1, dtype=np.uint32)[0])
 
 
+def _avoided_styles(request: GenerationRequest) -> frozenset[str]:
+    """The styles the person avoids, but those they asked for (a variation asks for its
+    source's)."""
+    if request.variation_of_id is not None:
+        return frozenset()
+    asked = {style for style, weight in (request.style_mix or {}).items() if weight > 0}
+    return frozenset(preferences_of(request.user).get("avoid_styles", [])) - asked
+
+
 def _most_in_style(
-    candidates: list[Candidate], request: GenerationRequest, classifier: StyleClassifier | None
-) -> Candidate:
-    """The candidate heard most in the requested style, with its verdict's instruments."""
+    candidates: list[Candidate],
+    request: GenerationRequest,
+    classifier: StyleClassifier | None,
+    avoided: frozenset[str],
+) -> Candidate | None:
+    """The candidate heard most in the requested style, with its verdict's instruments;
+    ``None`` when every one is heard in an ``avoided`` style."""
     if classifier is None:
         return candidates[0]
     weights = classifier.style_weights([extract_features(midi) for midi, _, _ in candidates])
-    best = int(np.argmax(weights[:, STYLES.index(_target_style(request))]))
+    best = most_in_style(weights, _target_style(request), avoided)
+    if best is None:
+        return None
     midi, seed, shared_run = candidates[best]
     heard_as = STYLES[int(np.argmax(weights[best]))]
     return with_style_instruments(midi, heard_as), seed, shared_run
@@ -372,14 +394,17 @@ def create_playlist(
 ) -> Playlist:
     """Recommended catalog tracks now; generated ones from a job, merged when it finishes.
 
-    ``generated_share=None`` takes the person's preference, else the default share. The
+    ``generated_share=None`` takes the person's preference, else the default share (none
+    for someone who does not want generated tracks). The
     generated part is at most MAX_PIECES_PER_REQUEST pieces and counts against the
     person's generation quota: when that is used up, an explicit share is refused
     (``QuotaExceeded``) and a preferred or default one gives a catalog-only playlist."""
     hold_person(user)
     explicit = generated_share is not None
+    preferences = preferences_of(user)
     if generated_share is None:
-        generated_share = preferences_of(user).get("generated_share", DEFAULT_GENERATED_SHARE)
+        default = DEFAULT_GENERATED_SHARE if preferences.get("include_generated", True) else 0.0
+        generated_share = preferences.get("generated_share", default)
     generated = min(round(length * generated_share), MAX_PIECES_PER_REQUEST)
     if generated:
         try:
@@ -390,13 +415,12 @@ def create_playlist(
             generated, generated_share = 0, 0.0
     recommendations = []
     if length > generated:
-        _, recommendations = recommend_for(
-            user, limit=length - generated, include_generated=False, diversity=0.3
-        )
+        # Other people's published pieces are catalog tracks: offered as recommendations are.
+        _, recommendations = recommend_for(user, limit=length - generated, diversity=0.3)
     playlist = Playlist.objects.create(
         user=user,
         name=name or f"Mix of {timezone.now():%Y-%m-%d %H:%M}",
-        length=length,
+        length=len(recommendations) + generated,  # fewer when the catalog has too few
         generated_share=generated_share,
         status=PlaylistStatus.BUILDING if generated else PlaylistStatus.READY,
     )
@@ -437,7 +461,8 @@ def complete_playlists(request: GenerationRequest, tracks: list[Track]) -> None:
             )
             _store_items(playlist, ordered, reasons)
             playlist.status = PlaylistStatus.READY
-            playlist.save(update_fields=["status", "updated_at"])
+            playlist.length = len(ordered)
+            playlist.save(update_fields=["status", "length", "updated_at"])
 
 
 def _generated_reason(track: Track) -> str:
@@ -509,7 +534,8 @@ def update_playlist(
             for i, track in enumerate(tracks)
         )
         # Generated tracks still being made will join; the length counts them too.
-        still_coming = max(0, playlist.length - len(items))
+        building = playlist.status == PlaylistStatus.BUILDING
+        still_coming = max(0, playlist.length - len(items)) if building else 0
         playlist.length = len(tracks) + still_coming
         playlist.save(update_fields=["length", "updated_at"])
     return playlist

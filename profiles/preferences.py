@@ -46,7 +46,12 @@ class PreferencesSerializer(RejectUnknownFields):
         return _once_each(value)
 
     def validate_avoid_styles(self, value: list[str]) -> list[str]:
-        return _once_each(value)
+        value = _once_each(value)
+        if len(value) == len(STYLES):
+            raise serializers.ValidationError(
+                "Leave at least one style to be recommended and generated."
+            )
+        return value
 
     def validate_tempo_bpm(self, value: list[float]) -> list[float]:
         if value[0] > value[1]:

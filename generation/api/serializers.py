@@ -6,7 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from catalog.api.serializers import TrackSerializer
-from catalog.midi.style_space import STYLES
+from catalog.midi.style_space import STYLES, style_weights_from_mapping
 from generation.ml.data import BARS_PER_SEGMENT
 from generation.ml.sampling import DEFAULT_TEMPERATURE
 from generation.models import GenerationRequest, Playlist, PlaylistItem, PlaylistStatus
@@ -56,8 +56,12 @@ class GenerationCreateSerializer(RejectUnknownFields):
         unknown = sorted(set(value) - set(STYLES))
         if unknown:
             raise serializers.ValidationError(f"Unknown styles {unknown}; known: {list(STYLES)}.")
-        if not value or sum(value.values()) <= 0:
-            raise serializers.ValidationError("Give at least one style a positive weight.")
+        try:  # as the condition is built: a weight too small for a float32 is none
+            style_weights_from_mapping(value)
+        except ValueError as error:
+            raise serializers.ValidationError(
+                "Give at least one style a positive weight (one too small to store is none)."
+            ) from error
         return value
 
 
@@ -115,8 +119,9 @@ class PlaylistCreateSerializer(RejectUnknownFields):
         default=None,
         help_text="Share of freshly generated tracks (at most "
         f"{MAX_PIECES_PER_REQUEST}, counted against the generation quota: 429 when it is "
-        "used up); when left out, the person's `generated_share` preference, else 0.25, "
-        "and a used-up quota gives catalog tracks only.",
+        "used up); when left out, the person's `generated_share` preference, else 0.25 (0 "
+        "when their `include_generated` preference is off), and a used-up quota gives "
+        "catalog tracks only.",
     )
 
 
@@ -147,6 +152,8 @@ class PlaylistSerializer(serializers.ModelSerializer):
         data = super().to_representation(playlist)
         for number, item in enumerate(data["items"], start=1):
             item["position"] = number
+        if data["status"] != PlaylistStatus.BUILDING:  # nothing more is coming
+            data["length"] = len(data["items"])
         return data
 
 

@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from catalog.api.views import DetailSerializer
-from catalog.selectors import visible_tracks
+from catalog.selectors import public_or_own_tracks
 from generation import selectors, services
 from generation.api.serializers import (
     GenerationAcceptedSerializer,
@@ -38,9 +38,10 @@ class GenerationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         if "variation_of" in data:
-            track = visible_tracks(request.user).filter(pk=data["variation_of"]).first()
+            track = public_or_own_tracks(request.user).filter(pk=data["variation_of"]).first()
             if track is None or not track.midi:
-                raise ValidationError({"variation_of": ["No such track with MIDI you can see."]})
+                message = "No public track or one of your own with MIDI has this id."
+                raise ValidationError({"variation_of": [message]})
             data["variation_of"] = track
         generation = services.request_generation(user=request.user, **data)
         body = {

@@ -52,6 +52,20 @@ def dominant_style(condition: np.ndarray) -> str:
     return STYLES[int(np.argmax(weights))]
 
 
+def most_in_style(
+    style_weights: np.ndarray, target: str, avoided: frozenset[str] = frozenset()
+) -> int | None:
+    """Which of several candidates (rows of the style classifier's ``style_weights``, one
+    column per style) is heard most in the ``target`` style, among those not heard (their
+    strongest style) in an ``avoided`` one; ``None`` when every one is."""
+    weights = np.asarray(style_weights, dtype=float)
+    heard_as = [STYLES[i] for i in np.argmax(weights, axis=1)]
+    fitting = np.array([style not in avoided for style in heard_as], dtype=bool)
+    if not fitting.any():
+        return None
+    return int(np.argmax(np.where(fitting, weights[:, STYLES.index(target)], -np.inf)))
+
+
 def tempo_of(condition: np.ndarray) -> float:
     _, attributes = split_vector(condition)
     return denormalize_tempo(float(attributes[_TEMPO_INDEX]))

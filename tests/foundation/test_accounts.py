@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from rest_framework.test import APIClient
 from rest_framework.throttling import ScopedRateThrottle
 
+from catalog.midi.style_space import STYLES
 from tests.helpers import client_for
 
 pytestmark = pytest.mark.django_db
@@ -114,6 +115,13 @@ def test_invalid_preferences_are_refused_and_nothing_changes(auth_client, prefer
     assert response.status_code == 400
     assert "preferences" in response.json()
     assert auth_client.get(ME).json()["preferences"] == {"styles": ["madrigal"]}
+
+
+def test_avoiding_every_style_is_refused(auth_client):
+    response = auth_client.patch(ME, {"preferences": {"avoid_styles": list(STYLES)}}, format="json")
+    assert response.status_code == 400
+    assert "Leave at least one style" in str(response.json()["preferences"])
+    assert auth_client.get(ME).json()["preferences"] == {}
 
 
 def test_export_contains_account_and_preferences(auth_client, user):

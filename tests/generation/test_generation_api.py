@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from catalog import services as catalog_services
 from catalog.midi.style_space import STYLES
 from catalog.models import Track
 from generation.ml.sampling import DEFAULT_TEMPERATURE, STYLE_INSTRUMENTS
@@ -133,6 +134,24 @@ def test_a_variation_of_a_catalog_track(tiny_world, make_user):
     assert set(clash.json()) == {"bars", "tempo_bpm"}
 
 
+def test_staff_cannot_vary_someone_elses_private_upload(tiny_world, make_user):
+    owner, curator = make_user("owner"), make_user("curator", staff=True)
+    with Track.objects.filter(style_label="chorale").first().midi.open("rb") as handle:
+        midi = handle.read()
+    private = catalog_services.import_midi(midi_bytes=midi, title="mine alone", owner=owner)
+    assert not private.is_public
+
+    refused = client_for(curator).post(
+        GENERATIONS, {"count": 1, "variation_of": private.pk}, format="json"
+    )
+    allowed = client_for(owner).post(
+        GENERATIONS, {"count": 1, "variation_of": private.pk}, format="json"
+    )
+
+    assert refused.status_code == 400 and "variation_of" in refused.json()
+    assert allowed.status_code == 202
+
+
 @pytest.mark.parametrize(
     ("payload", "field"),
     [
@@ -142,6 +161,7 @@ def test_a_variation_of_a_catalog_track(tiny_world, make_user):
         ({"count": 1, "bars": 2}, "bars"),
         ({"count": 1, "style_mix": {"polka": 1}}, "style_mix"),
         ({"count": 1, "style_mix": {"folk": 0}}, "style_mix"),
+        ({"count": 1, "style_mix": {"folk": 1e-300, "fiddle": 0}}, "style_mix"),
         ({"count": 1, "tempo_bpm": 900}, "tempo_bpm"),
         ({"count": 1, "variation_of": 999999}, "variation_of"),
     ],

@@ -87,6 +87,7 @@ def test_a_generated_piece_its_owner_deletes_leaves_the_playlist_without_a_gap(l
         item["track"]["id"] for item in items if item["track"]["id"] != piece["id"]
     ]
     assert [item["position"] for item in left] == [1, 2, 3, 4]
+    assert client.get(url).json()["length"] == 4
 
 
 def test_an_order_chosen_while_the_playlist_builds_is_kept_when_pieces_join(listener):
@@ -152,6 +153,53 @@ def test_a_playlist_can_be_renamed_reordered_trimmed_and_deleted(listener, make_
     assert client_for(make_user("nosy")).get(url).status_code == 404
     assert client.delete(url).status_code == 204
     assert client.get(url).status_code == 404
+
+
+def test_a_playlist_counts_the_tracks_it_holds_when_the_catalog_has_fewer(listener):
+    client = client_for(listener)
+    created = client.post(PLAYLISTS, {"length": 40, "generated_share": 0}, format="json").json()
+    url = f"{PLAYLISTS}{created['id']}/"
+    held = [item["track"]["id"] for item in created["items"]]
+
+    trimmed = client.patch(url, {"tracks": held[:2]}, format="json").json()
+
+    assert created["status"] == "ready" and 0 < len(held) < 40
+    assert created["length"] == len(held)
+    assert trimmed["length"] == 2 and client.get(url).json()["length"] == 2
+
+
+def test_a_person_who_wants_no_generated_tracks_gets_none_unless_they_ask(listener):
+    client = client_for(listener)
+    client.patch("/api/v1/me/", {"preferences": {"include_generated": False}}, format="json")
+
+    by_preference = client.post(PLAYLISTS, {"length": 5}, format="json")
+    asked = client.post(PLAYLISTS, {"length": 5, "generated_share": 0.4}, format="json")
+
+    assert by_preference.status_code == 201, by_preference.json()
+    assert by_preference.json()["generated_share"] == 0.0
+    assert not any(item["track"]["ai_generated"] for item in by_preference.json()["items"])
+    assert asked.status_code == 202 and asked.json()["generated_share"] == 0.4
+
+
+def test_other_peoples_published_pieces_join_playlists_as_catalog_tracks(
+    generated_track, make_user
+):
+    _, generated = generated_track
+    curator = make_user("curator", staff=True)
+    for decision in (ReviewStatus.APPROVED, ReviewStatus.PUBLISHED):
+        review_generated(generated=generated, decision=decision, reviewer=curator)
+    fan = make_user("fan")
+    fiddle = Track.objects.filter(style_label="fiddle").first()
+    Listen.objects.create(user=fan, track=fiddle, listened_at=datetime(2025, 3, 1, tzinfo=UTC))
+    call_command("train_taste")
+    client = client_for(fan)
+
+    wanted = client.post(PLAYLISTS, {"length": 40, "generated_share": 0}, format="json")
+    client.patch("/api/v1/me/", {"preferences": {"include_generated": False}}, format="json")
+    unwanted = client.post(PLAYLISTS, {"length": 40, "generated_share": 0}, format="json")
+
+    assert generated.track_id in [item["track"]["id"] for item in wanted.json()["items"]]
+    assert generated.track_id not in [item["track"]["id"] for item in unwanted.json()["items"]]
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from catalog.midi.provenance import ai_label
-from catalog.midi.style_space import compose_vector, denormalize_tempo, one_hot_style
+from catalog.midi.style_space import STYLES, compose_vector, denormalize_tempo, one_hot_style
 from generation.ml.data import HOLD, PITCH_OFFSET, REST, STEPS_PER_BAR, VOICES
 from generation.ml.models import ConditionalVAE, LSTMBaseline
 from generation.ml.sampling import (
@@ -19,6 +19,7 @@ from generation.ml.sampling import (
     generate,
     grid_to_midi,
     interpolate,
+    most_in_style,
     restyle,
     vary,
     with_style_instruments,
@@ -174,3 +175,21 @@ def test_a_piece_takes_the_instruments_of_the_style_it_is_heard_in():
     grid = np.full((VOICES, STEPS_PER_BAR), PITCH_OFFSET + 30, dtype=np.int64)
     midi = with_style_instruments(grid_to_midi(grid, condition, "test", seed=1), "fiddle")
     assert [i.program for i in midi.instruments] == list(STYLE_INSTRUMENTS["fiddle"])
+
+
+def _heard(*styles_and_weights: dict[str, float]) -> np.ndarray:
+    """Style classifier verdicts, one row per candidate."""
+    return np.array([[row.get(style, 0.0) for style in STYLES] for row in styles_and_weights])
+
+
+def test_the_candidate_most_in_style_is_chosen_among_those_not_heard_in_an_avoided_style():
+    verdicts = _heard(
+        {"folk": 0.55, "fiddle": 0.45},  # the most fiddle-like of all, but heard as folk
+        {"fiddle": 0.4, "chorale": 0.25, "folk": 0.35},
+        {"chorale": 0.9, "fiddle": 0.1},
+    )
+
+    assert most_in_style(verdicts, "fiddle") == 0
+    assert most_in_style(verdicts, "fiddle", frozenset({"folk"})) == 1
+    assert most_in_style(verdicts, "chorale", frozenset({"folk"})) == 2
+    assert most_in_style(verdicts, "fiddle", frozenset({"folk", "fiddle", "chorale"})) is None
