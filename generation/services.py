@@ -55,7 +55,7 @@ from generation.models import (
 from generation.selectors import style_prototypes
 from jobs.models import Job, JobStatus
 from jobs.runner import JobError
-from jobs.services import hold_person, submit_job
+from jobs.services import Idempotency, hold_person, submit_job
 from profiles.models import Profile
 from profiles.selectors import preferences_of
 from recommender.ml.taste import without_styles
@@ -126,9 +126,14 @@ def request_generation(
     tempo_bpm: float | None = None,
     variation_of: Track | None = None,
     check_quotas: bool = True,
+    idempotency: Idempotency | None = None,
 ) -> GenerationRequest:
-    """Record the request and queue its job; the job runs after this transaction commits."""
+    """Record the request and queue its job; the job runs after this transaction commits.
+    A retry with the ``idempotency`` key of an earlier request gets that request."""
     hold_person(user)
+    earlier = idempotency.earlier(user) if idempotency else None
+    if earlier is not None:
+        return GenerationRequest.objects.get(pk=earlier)  # goes only with the account
     if check_quotas:
         check_quota(user)
     profile = Profile.objects.filter(user=user).first()
@@ -161,6 +166,8 @@ def request_generation(
     )
     job.params = {"request_id": request.pk}
     job.save(update_fields=["params"])
+    if idempotency:
+        idempotency.remember(user, request.pk)
     return request
 
 
@@ -390,7 +397,12 @@ def _store_items(playlist: Playlist, ordered: list[FlowItem], reasons: dict[int,
 
 @transaction.atomic
 def create_playlist(
-    *, user: AbstractBaseUser, name: str, length: int, generated_share: float | None
+    *,
+    user: AbstractBaseUser,
+    name: str,
+    length: int,
+    generated_share: float | None,
+    idempotency: Idempotency | None = None,
 ) -> Playlist:
     """Recommended catalog tracks now; generated ones from a job, merged when it finishes.
 
@@ -398,8 +410,16 @@ def create_playlist(
     for someone who does not want generated tracks). The
     generated part is at most MAX_PIECES_PER_REQUEST pieces and counts against the
     person's generation quota: when that is used up, an explicit share is refused
-    (``QuotaExceeded``) and a preferred or default one gives a catalog-only playlist."""
+    (``QuotaExceeded``) and a preferred or default one gives a catalog-only playlist. A retry
+    with the ``idempotency`` key of an earlier request gets that playlist (PlaylistGone if
+    it was deleted since)."""
     hold_person(user)
+    earlier = idempotency.earlier(user) if idempotency else None
+    if earlier is not None:
+        made = Playlist.objects.filter(pk=earlier).first()
+        if made is None:
+            raise PlaylistGone
+        return made
     explicit = generated_share is not None
     preferences = preferences_of(user)
     if generated_share is None:
@@ -433,7 +453,18 @@ def create_playlist(
         request = request_generation(user=user, count=generated, check_quotas=False)
         playlist.job = request.job
         playlist.save(update_fields=["job"])
+    if idempotency:
+        idempotency.remember(user, playlist.pk)
     return playlist
+
+
+class PlaylistGone(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "playlist_gone"
+    default_detail = (
+        "The playlist made with this Idempotency-Key has been deleted since; use a new key "
+        "for a new playlist."
+    )
 
 
 def complete_playlists(request: GenerationRequest, tracks: list[Track]) -> None:

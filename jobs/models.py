@@ -66,3 +66,23 @@ class WorkerBeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} seen at {self.seen_at:%Y-%m-%d %H:%M:%S}"
+
+
+class IdempotencyKey(models.Model):
+    """A client's ``Idempotency-Key`` on a request that submits work: a retry sent with the
+    same key gets what the first one made instead of a second one."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    scope = models.CharField(max_length=32)  # which kind of request, e.g. "playlist"
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)  # sha256 of the request's body
+    resource_id = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "scope", "key"], name="idempotency_key_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.key!r} -> {self.resource_id}"

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -11,11 +15,64 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
+from rest_framework import status
+from rest_framework.exceptions import APIException
 
-from jobs.models import Job, JobStatus, WorkerBeat
+from jobs.models import IdempotencyKey, Job, JobStatus, WorkerBeat
 from jobs.registry import cleanup_for, handler_for, periodic_jobs
 
 logger = logging.getLogger(__name__)
+
+# How long a retry with the same Idempotency-Key gets the first request's result.
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+
+
+class IdempotencyKeyReused(APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_code = "idempotency_key_reused"
+    default_detail = (
+        "This Idempotency-Key came with another request in the last 24 hours; use a new key "
+        "for a new request."
+    )
+
+
+@dataclass
+class Idempotency:
+    """A request's ``Idempotency-Key`` and a fingerprint of what it asks for; ``replayed``
+    once :meth:`earlier` found what a first request with the key made."""
+
+    scope: str
+    key: str
+    fingerprint: str
+    replayed: bool = False
+
+    @classmethod
+    def of(cls, scope: str, key: str, body: Mapping[str, Any]) -> Idempotency:
+        canonical = json.dumps(body, sort_keys=True, default=str)
+        return cls(scope, key, hashlib.sha256(canonical.encode()).hexdigest())
+
+    def earlier(self, user: AbstractBaseUser) -> int | None:
+        """The id of what an earlier request with this key made, within the window; call
+        with the person held (:func:`hold_person`), so that a retry racing the first waits
+        for it. A key that came with another request is IdempotencyKeyReused."""
+        stale = timezone.now() - IDEMPOTENCY_WINDOW
+        IdempotencyKey.objects.filter(user=user, created_at__lt=stale).delete()
+        found = IdempotencyKey.objects.filter(user=user, scope=self.scope, key=self.key).first()
+        if found is None:
+            return None
+        if found.fingerprint != self.fingerprint:
+            raise IdempotencyKeyReused
+        self.replayed = True
+        return found.resource_id
+
+    def remember(self, user: AbstractBaseUser, resource_id: int) -> None:
+        IdempotencyKey.objects.create(
+            user=user,
+            scope=self.scope,
+            key=self.key,
+            fingerprint=self.fingerprint,
+            resource_id=resource_id,
+        )
 
 
 def _enqueue(job_id: int) -> None:

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from corsheaders.defaults import default_headers
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -57,7 +58,12 @@ CORS_EXPOSE_HEADERS = [
     "X-RateLimit-Reset",
     "Retry-After",
     "Location",
+    "ETag",
+    "Content-Range",
+    "Idempotent-Replayed",
 ]
+# Besides the defaults: conditional playlist changes, retries, byte ranges of audio.
+CORS_ALLOW_HEADERS = (*default_headers, "if-match", "if-none-match", "idempotency-key", "range")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -20,6 +20,33 @@ from generation.api.serializers import (
     PlaylistUpdateSerializer,
 )
 from generation.models import GenerationRequest, Playlist
+from jobs.services import Idempotency
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description="Any string of up to 255 printable ASCII characters, new for each new "
+    "request: a retry with the same key and body within 24 hours gets what the first one "
+    "made (answer header `Idempotent-Replayed: true`) instead of a second one; the same key "
+    "with another body is a 422.",
+)
+
+
+def _idempotency(request: Request, scope: str, body: dict) -> Idempotency | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not (0 < len(key) <= 255 and key.isascii() and key.isprintable()):
+        message = "Up to 255 printable ASCII characters, not empty."
+        raise ValidationError({"Idempotency-Key": [message]})
+    return Idempotency.of(scope, key, body)
+
+
+def _mark_replayed(response: Response, idempotency: Idempotency | None) -> Response:
+    if idempotency is not None and idempotency.replayed:
+        response["Idempotent-Replayed"] = "true"
+    return response
 
 
 class GenerationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -31,25 +58,28 @@ class GenerationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         return selectors.generation_requests(self.request.user)
 
     @extend_schema(
-        request=GenerationCreateSerializer, responses={202: GenerationAcceptedSerializer}
+        request=GenerationCreateSerializer,
+        responses={202: GenerationAcceptedSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
     )
     def create(self, request: Request) -> Response:
         serializer = GenerationCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
+        idempotency = _idempotency(request, "generation", data)
         if "variation_of" in data:
             track = public_or_own_tracks(request.user).filter(pk=data["variation_of"]).first()
             if track is None or not track.midi:
                 message = "No public track or one of your own with MIDI has this id."
                 raise ValidationError({"variation_of": [message]})
             data["variation_of"] = track
-        generation = services.request_generation(user=request.user, **data)
+        generation = services.request_generation(user=request.user, idempotency=idempotency, **data)
         body = {
             "id": generation.pk,
             "status": generation.job.status,
             "url": request.build_absolute_uri(reverse("generation-detail", args=[generation.pk])),
         }
-        return Response(body, status=status.HTTP_202_ACCEPTED)
+        return _mark_replayed(Response(body, status=status.HTTP_202_ACCEPTED), idempotency)
 
 
 class PlaylistViewSet(
@@ -72,17 +102,21 @@ class PlaylistViewSet(
         request=PlaylistCreateSerializer,
         responses={201: PlaylistSerializer, 202: PlaylistSerializer},
         description="201 when the playlist is complete; 202 while its generated tracks are "
-        "being made (poll the playlist until its status is `ready`).",
+        "being made (poll the playlist until its status is `ready`). A retry with the "
+        "Idempotency-Key of a playlist deleted since is a 409.",
+        parameters=[IDEMPOTENCY_HEADER],
     )
     def create(self, request: Request) -> Response:
         serializer = PlaylistCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        playlist = services.create_playlist(user=request.user, **serializer.validated_data)
+        data = serializer.validated_data
+        idempotency = _idempotency(request, "playlist", dict(data))
+        playlist = services.create_playlist(user=request.user, idempotency=idempotency, **data)
         playlist = self.get_queryset().get(pk=playlist.pk)
         code = (
             status.HTTP_202_ACCEPTED if playlist.status == "building" else status.HTTP_201_CREATED
         )
-        return self._with_version(playlist, code)
+        return _mark_replayed(self._with_version(playlist, code), idempotency)
 
     def retrieve(self, request: Request, *args: object, **kwargs: object) -> Response:
         return self._with_version(self.get_object())

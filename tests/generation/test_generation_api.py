@@ -134,6 +134,22 @@ def test_a_variation_of_a_catalog_track(tiny_world, make_user):
     assert set(clash.json()) == {"bars", "tempo_bpm"}
 
 
+def test_a_retried_generation_request_with_its_key_is_one_job_and_one_quota_slot(
+    tiny_world, make_user, settings
+):
+    settings.GENERATION_MAX_DAILY = 1
+    client = client_for(make_user("retrier"))
+    body = {"count": 1, "style_mix": {"fiddle": 1}, "seed": 7}
+    first = client.post(GENERATIONS, body, format="json", HTTP_IDEMPOTENCY_KEY="k-7")
+    retry = client.post(GENERATIONS, body, format="json", HTTP_IDEMPOTENCY_KEY="k-7")
+    unkeyed = client.post(GENERATIONS, body, format="json")
+
+    assert first.status_code == retry.status_code == 202
+    assert retry.json() == first.json() and retry["Idempotent-Replayed"] == "true"
+    assert unkeyed.status_code == 429  # the retry took no second slot of the day's one
+    assert GenerationRequest.objects.count() == 1
+
+
 def test_staff_cannot_vary_someone_elses_private_upload(tiny_world, make_user):
     owner, curator = make_user("owner"), make_user("curator", staff=True)
     with Track.objects.filter(style_label="chorale").first().midi.open("rb") as handle:

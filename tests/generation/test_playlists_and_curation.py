@@ -478,3 +478,28 @@ def test_a_reorder_read_before_a_piece_joined_is_refused_when_it_says_so(listene
     assert accepted.status_code == 200
     assert [item["track"]["id"] for item in accepted.json()["items"]] == reordered
     assert accepted["ETag"] != now["ETag"]
+
+
+def test_a_retried_playlist_request_with_its_key_makes_one_playlist(listener):
+    client = client_for(listener)
+    body = {"name": "Run", "length": 5, "generated_share": 0.4}
+    first = client.post(PLAYLISTS, body, format="json", HTTP_IDEMPOTENCY_KEY="run-1")
+    retry = client.post(PLAYLISTS, body, format="json", HTTP_IDEMPOTENCY_KEY="run-1")
+    other_body = client.post(
+        PLAYLISTS, {**body, "length": 6}, format="json", HTTP_IDEMPOTENCY_KEY="run-1"
+    )
+    bad_key = client.post(PLAYLISTS, body, format="json", HTTP_IDEMPOTENCY_KEY="x" * 256)
+
+    assert first.status_code == 202 and "Idempotent-Replayed" not in first
+    assert retry.status_code == 202 and retry["Idempotent-Replayed"] == "true"
+    assert retry.json()["id"] == first.json()["id"]
+    assert other_body.status_code == 422 and "Idempotency-Key" in other_body.json()["detail"]
+    assert bad_key.status_code == 400 and "Idempotency-Key" in bad_key.json()
+    assert Playlist.objects.filter(user=listener).count() == 1
+    assert GenerationRequest.objects.filter(user=listener).count() == 1
+
+    assert client.delete(f"{PLAYLISTS}{first.json()['id']}/").status_code == 204
+    gone = client.post(PLAYLISTS, body, format="json", HTTP_IDEMPOTENCY_KEY="run-1")
+    assert gone.status_code == 409 and "deleted" in gone.json()["detail"]
+    fresh = client.post(PLAYLISTS, body, format="json", HTTP_IDEMPOTENCY_KEY="run-2")
+    assert fresh.status_code == 202 and fresh.json()["id"] != first.json()["id"]

@@ -324,6 +324,21 @@ def test_web_apps_on_other_origins_may_call_the_token_apis(api_client, user, pat
     assert "Access-Control-Allow-Origin" not in admin.headers
 
 
+@pytest.mark.django_db
+def test_web_apps_may_send_conditional_and_retried_requests_and_read_their_headers(api_client):
+    preflight = api_client.options(
+        "/api/v1/playlists/",
+        HTTP_ORIGIN="https://player.example.org",
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="PATCH",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="authorization, if-match, idempotency-key",
+    )
+    allowed = preflight.headers["Access-Control-Allow-Headers"]
+    assert "if-match" in allowed and "idempotency-key" in allowed
+    answer = api_client.get("/api/v1/styles/", HTTP_ORIGIN="https://player.example.org")
+    exposed = answer.headers["Access-Control-Expose-Headers"]
+    assert "ETag" in exposed and "Idempotent-Replayed" in exposed
+
+
 def _single_or_batch(path: str) -> dict:
     metadata = {"artist_name": "a", "track_name": "b"}
     if path.startswith("/1/"):
