@@ -249,7 +249,9 @@ def _personal_picker(
     _model_picker), reasons naming the ``seeds`` they played."""
     vector = np.asarray(bundle.taste.conditioning_vector(history), dtype=np.float32)
     fresh = _new_tracks(bundle, choices.allowed, heard, choices.include_heard)
-    favourite_style = STYLES[int(np.argmax(split_vector(vector)[0]))]
+    # A taste the history says nothing of is the population's: no favourite of theirs.
+    knows = bundle.taste.knows(history)
+    favourite_style = STYLES[int(np.argmax(split_vector(vector)[0]))] if knows else None
 
     def explain(track: Track) -> str:
         return _reason(bundle, track, favourite_style, seeds)
@@ -453,7 +455,9 @@ def _top_heard_tracks(user: AbstractBaseUser, hated: frozenset[int]) -> list[Tra
     return list(visible_tracks(user).filter(pk__in=list(top))[:50])
 
 
-def _reason(bundle: TasteBundle, track: Track, favourite_style: str, seeds: list[Track]) -> str:
+def _reason(
+    bundle: TasteBundle, track: Track, favourite_style: str | None, seeds: list[Track]
+) -> str:
     column = bundle.track_column(track.pk)
     if column is not None and seeds:
         similar = bundle.recommender.listened_with(column, n=_CO_LISTENED_CHECKED)
@@ -462,6 +466,8 @@ def _reason(bundle: TasteBundle, track: Track, favourite_style: str, seeds: list
             seed = seed_by_column.get(int(item))
             if seed is not None:
                 return f"because you played {seed.title}"
+    if favourite_style is None:
+        return f"a {track.style or 'music'} pick to start with"
     if track.origin == Origin.GENERATED:
         if track.style == favourite_style:
             return f"freshly generated in your favourite style, {favourite_style}"

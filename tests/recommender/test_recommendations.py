@@ -697,3 +697,19 @@ def test_avoided_styles_have_no_weight_in_a_generation_before_any_taste_model(us
     assert answer.status_code == 200 and answer.json()["taste"] is None
     assert request.condition[STYLES.index("fiddle")] == 0.0
     assert sum(request.condition[: len(STYLES)]) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_no_favourite_style_is_named_for_a_history_that_says_nothing_of_style(
+    listeners, catalog, make_user
+):
+    outside = [make_track("fiddle", 700 + n, origin="external", is_public=False) for n in range(3)]
+    Track.objects.filter(pk__in=[t.pk for t in outside]).update(style_vector=[])
+    listener = make_user("listener")
+    listen(listener, outside)
+    call_command("train_taste")  # the model knows these tracks; nobody else played them
+
+    results = client_for(listener).get(RECOMMENDATIONS, {"limit": 8}).json()["results"]
+
+    assert len(results) == 8
+    assert all("favourite" not in item["reason"] for item in results)
+    assert all(item["reason"].endswith("pick to start with") for item in results)
