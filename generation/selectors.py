@@ -53,6 +53,15 @@ def playlist_status(playlist: Playlist) -> str:
     return playlist.status
 
 
+def pieces_to_come(playlist: Playlist) -> int:
+    """How many generated pieces are still to join the playlist: its job's, while it builds
+    (they join all at once)."""
+    if playlist_status(playlist) != PlaylistStatus.BUILDING or playlist.job_id is None:
+        return 0
+    request = GenerationRequest.objects.filter(job_id=playlist.job_id).only("count").first()
+    return request.count if request is not None else 0
+
+
 def review_queue() -> QuerySet[GeneratedTrack]:
     return GeneratedTrack.objects.select_related("track", "requested_by").order_by("created_at")
 

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Model, QuerySet
 from django.utils import timezone
 from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
@@ -25,6 +25,7 @@ from catalog.midi.features import extract_features
 from catalog.midi.rendering import RendererUnavailable
 from catalog.midi.style_space import STYLES, split_vector
 from catalog.models import Origin, Track
+from catalog.selectors import public_or_own_tracks
 from catalog.services import (
     active_style_classifier,
     import_midi,
@@ -52,10 +53,10 @@ from generation.models import (
     PlaylistStatus,
     ReviewStatus,
 )
-from generation.selectors import style_prototypes
+from generation.selectors import pieces_to_come, style_prototypes
 from jobs.models import Job, JobStatus
 from jobs.runner import JobError
-from jobs.services import Idempotency, hold_person, submit_job
+from jobs.services import Idempotency, MadeAndDeleted, hold_person, submit_job
 from profiles.models import Profile
 from profiles.selectors import preferences_of
 from recommender.ml.taste import without_styles
@@ -124,16 +125,19 @@ def request_generation(
     seed: int | None = None,
     style_mix: dict[str, float] | None = None,
     tempo_bpm: float | None = None,
-    variation_of: Track | None = None,
+    variation_of: int | None = None,
     check_quotas: bool = True,
     idempotency: Idempotency | None = None,
 ) -> GenerationRequest:
     """Record the request and queue its job; the job runs after this transaction commits.
-    A retry with the ``idempotency`` key of an earlier request gets that request."""
+    ``variation_of`` is the id of a public track or one of the person's own. A retry with
+    the ``idempotency`` key of an earlier request gets that request (MadeAndDeleted if it
+    was deleted since)."""
     hold_person(user)
     earlier = idempotency.earlier(user) if idempotency else None
     if earlier is not None:
-        return GenerationRequest.objects.get(pk=earlier)  # goes only with the account
+        return _made_earlier(GenerationRequest.objects.filter(pk=earlier))
+    source = None if variation_of is None else _variation_source(user, variation_of)
     if check_quotas:
         check_quota(user)
     profile = Profile.objects.filter(user=user).first()
@@ -143,8 +147,8 @@ def request_generation(
     if taste is None and style_mix:
         taste = style_prototypes()[max(style_mix, key=style_mix.get)]
     sharpen = 1.0 if style_mix else TASTE_SHARPENING
-    if variation_of is not None:  # a variation is conditioned on its source, as it is made
-        condition = np.asarray(variation_of.style_vector, dtype=np.float32)
+    if source is not None:  # a variation is conditioned on its source, as it is made
+        condition = np.asarray(source.style_vector, dtype=np.float32)
     else:
         condition = build_condition(
             taste=taste, style_mix=style_mix, tempo_bpm=tempo_bpm, sharpen=sharpen
@@ -161,7 +165,7 @@ def request_generation(
         seed=seed if seed is not None else random.SystemRandom().randrange(2**31),
         style_mix=style_mix,
         tempo_bpm=tempo_bpm,
-        variation_of=variation_of,
+        variation_of=source,
         condition=[round(float(v), 6) for v in condition],
     )
     job.params = {"request_id": request.pk}
@@ -169,6 +173,23 @@ def request_generation(
     if idempotency:
         idempotency.remember(user, request.pk)
     return request
+
+
+def _variation_source(user: AbstractBaseUser, track_id: int) -> Track:
+    """Staff too vary only public tracks and their own: seeing every track in order to curate
+    it is no leave to make things of other people's private ones."""
+    track = public_or_own_tracks(user).filter(pk=track_id).first()
+    if track is None or not track.midi:
+        message = "No public track or one of your own with MIDI has this id."
+        raise ValidationError({"variation_of": [message]})
+    return track
+
+
+def _made_earlier(found: QuerySet[Model]) -> Model:
+    made = found.first()
+    if made is None:
+        raise MadeAndDeleted
+    return made
 
 
 def run_generation(
@@ -411,20 +432,17 @@ def create_playlist(
     generated part is at most MAX_PIECES_PER_REQUEST pieces and counts against the
     person's generation quota: when that is used up, an explicit share is refused
     (``QuotaExceeded``) and a preferred or default one gives a catalog-only playlist. A retry
-    with the ``idempotency`` key of an earlier request gets that playlist (PlaylistGone if
-    it was deleted since)."""
+    with the ``idempotency`` key of an earlier request gets that playlist (MadeAndDeleted
+    if it was deleted since)."""
     hold_person(user)
     earlier = idempotency.earlier(user) if idempotency else None
     if earlier is not None:
-        made = Playlist.objects.filter(pk=earlier).first()
-        if made is None:
-            raise PlaylistGone
-        return made
+        return _made_earlier(Playlist.objects.filter(pk=earlier))
     explicit = generated_share is not None
     preferences = preferences_of(user)
     if generated_share is None:
-        default = DEFAULT_GENERATED_SHARE if preferences.get("include_generated", True) else 0.0
-        generated_share = preferences.get("generated_share", default)
+        wanted = preferences.get("generated_share", DEFAULT_GENERATED_SHARE)
+        generated_share = wanted if preferences.get("include_generated", True) else 0.0
     generated = min(round(length * generated_share), MAX_PIECES_PER_REQUEST)
     if generated:
         try:
@@ -456,15 +474,6 @@ def create_playlist(
     if idempotency:
         idempotency.remember(user, playlist.pk)
     return playlist
-
-
-class PlaylistGone(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "playlist_gone"
-    default_detail = (
-        "The playlist made with this Idempotency-Key has been deleted since; use a new key "
-        "for a new playlist."
-    )
 
 
 def complete_playlists(request: GenerationRequest, tracks: list[Track]) -> None:
@@ -564,10 +573,7 @@ def update_playlist(
             )
             for i, track in enumerate(tracks)
         )
-        # Generated tracks still being made will join; the length counts them too.
-        building = playlist.status == PlaylistStatus.BUILDING
-        still_coming = max(0, playlist.length - len(items)) if building else 0
-        playlist.length = len(tracks) + still_coming
+        playlist.length = len(tracks) + pieces_to_come(playlist)
         playlist.save(update_fields=["length", "updated_at"])
     return playlist
 

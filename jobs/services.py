@@ -36,6 +36,15 @@ class IdempotencyKeyReused(APIException):
     )
 
 
+class MadeAndDeleted(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "idempotency_key_resource_deleted"
+    default_detail = (
+        "What a request with this Idempotency-Key made has been deleted since; use a new key "
+        "for a new request."
+    )
+
+
 @dataclass
 class Idempotency:
     """A request's ``Idempotency-Key`` and a fingerprint of what it asks for; ``replayed``
@@ -55,8 +64,7 @@ class Idempotency:
         """The id of what an earlier request with this key made, within the window; call
         with the person held (:func:`hold_person`), so that a retry racing the first waits
         for it. A key that came with another request is IdempotencyKeyReused."""
-        stale = timezone.now() - IDEMPOTENCY_WINDOW
-        IdempotencyKey.objects.filter(user=user, created_at__lt=stale).delete()
+        IdempotencyKey.objects.filter(created_at__lt=timezone.now() - IDEMPOTENCY_WINDOW).delete()
         found = IdempotencyKey.objects.filter(user=user, scope=self.scope, key=self.key).first()
         if found is None:
             return None

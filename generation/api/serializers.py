@@ -10,7 +10,7 @@ from catalog.midi.style_space import STYLES, style_weights_from_mapping
 from generation.ml.data import BARS_PER_SEGMENT
 from generation.ml.sampling import DEFAULT_TEMPERATURE
 from generation.models import GenerationRequest, Playlist, PlaylistItem, PlaylistStatus
-from generation.selectors import playlist_status
+from generation.selectors import pieces_to_come, playlist_status
 from generation.services import MAX_PIECES_PER_REQUEST
 from jobs.models import JobStatus
 from musicsite.api import RejectUnknownFields
@@ -120,7 +120,7 @@ class PlaylistCreateSerializer(RejectUnknownFields):
         help_text="Share of freshly generated tracks (at most "
         f"{MAX_PIECES_PER_REQUEST}, counted against the generation quota: 429 when it is "
         "used up); when left out, the person's `generated_share` preference, else 0.25 (0 "
-        "when their `include_generated` preference is off), and a used-up quota gives "
+        "whenever their `include_generated` preference is off), and a used-up quota gives "
         "catalog tracks only.",
     )
 
@@ -152,8 +152,7 @@ class PlaylistSerializer(serializers.ModelSerializer):
         data = super().to_representation(playlist)
         for number, item in enumerate(data["items"], start=1):
             item["position"] = number
-        if data["status"] != PlaylistStatus.BUILDING:  # nothing more is coming
-            data["length"] = len(data["items"])
+        data["length"] = len(data["items"]) + pieces_to_come(playlist)
         return data
 
 

@@ -9,7 +9,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from catalog.api.views import DetailSerializer
-from catalog.selectors import public_or_own_tracks
 from generation import selectors, services
 from generation.api.serializers import (
     GenerationAcceptedSerializer,
@@ -31,6 +30,18 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
     "made (answer header `Idempotent-Replayed: true`) instead of a second one; the same key "
     "with another body is a 422.",
 )
+
+
+IDEMPOTENCY_ANSWERS = {
+    409: OpenApiResponse(
+        response=DetailSerializer,
+        description="What a request with this Idempotency-Key made has been deleted since.",
+    ),
+    422: OpenApiResponse(
+        response=DetailSerializer,
+        description="This Idempotency-Key came with another request in the last 24 hours.",
+    ),
+}
 
 
 def _idempotency(request: Request, scope: str, body: dict) -> Idempotency | None:
@@ -59,7 +70,7 @@ class GenerationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
 
     @extend_schema(
         request=GenerationCreateSerializer,
-        responses={202: GenerationAcceptedSerializer},
+        responses={202: GenerationAcceptedSerializer, **IDEMPOTENCY_ANSWERS},
         parameters=[IDEMPOTENCY_HEADER],
     )
     def create(self, request: Request) -> Response:
@@ -67,12 +78,6 @@ class GenerationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         idempotency = _idempotency(request, "generation", data)
-        if "variation_of" in data:
-            track = public_or_own_tracks(request.user).filter(pk=data["variation_of"]).first()
-            if track is None or not track.midi:
-                message = "No public track or one of your own with MIDI has this id."
-                raise ValidationError({"variation_of": [message]})
-            data["variation_of"] = track
         generation = services.request_generation(user=request.user, idempotency=idempotency, **data)
         body = {
             "id": generation.pk,
@@ -100,10 +105,9 @@ class PlaylistViewSet(
 
     @extend_schema(
         request=PlaylistCreateSerializer,
-        responses={201: PlaylistSerializer, 202: PlaylistSerializer},
+        responses={201: PlaylistSerializer, 202: PlaylistSerializer, **IDEMPOTENCY_ANSWERS},
         description="201 when the playlist is complete; 202 while its generated tracks are "
-        "being made (poll the playlist until its status is `ready`). A retry with the "
-        "Idempotency-Key of a playlist deleted since is a 409.",
+        "being made (poll the playlist until its status is `ready`).",
         parameters=[IDEMPOTENCY_HEADER],
     )
     def create(self, request: Request) -> Response:

@@ -149,6 +149,23 @@ def test_a_retried_generation_request_with_its_key_is_one_job_and_one_quota_slot
     assert unkeyed.status_code == 429  # the retry took no second slot of the day's one
     assert GenerationRequest.objects.count() == 1
 
+    GenerationRequest.objects.all().delete()  # as staff may, in the admin
+    gone = client.post(GENERATIONS, body, format="json", HTTP_IDEMPOTENCY_KEY="k-7")
+    assert gone.status_code == 409 and "deleted" in gone.json()["detail"]
+
+
+def test_a_retried_variation_replays_even_if_its_source_was_hidden_since(tiny_world, make_user):
+    source = Track.objects.filter(style_label="chorale").first()
+    client = client_for(make_user("varier"))
+    body = {"count": 1, "variation_of": source.pk}
+    first = client.post(GENERATIONS, body, format="json", HTTP_IDEMPOTENCY_KEY="v-1")
+    Track.objects.filter(pk=source.pk).update(is_public=False)
+
+    retry = client.post(GENERATIONS, body, format="json", HTTP_IDEMPOTENCY_KEY="v-1")
+
+    assert first.status_code == retry.status_code == 202, retry.json()
+    assert retry.json()["id"] == first.json()["id"]
+
 
 def test_staff_cannot_vary_someone_elses_private_upload(tiny_world, make_user):
     owner, curator = make_user("owner"), make_user("curator", staff=True)

@@ -168,9 +168,28 @@ def test_a_playlist_counts_the_tracks_it_holds_when_the_catalog_has_fewer(listen
     assert trimmed["length"] == 2 and client.get(url).json()["length"] == 2
 
 
+def test_a_building_playlist_counts_its_items_and_the_pieces_to_come(listener):
+    client = client_for(listener)
+    created = client.post(PLAYLISTS, {"length": 5, "generated_share": 0.4}, format="json").json()
+    url = f"{PLAYLISTS}{created['id']}/"
+    held = [item["track"]["id"] for item in created["items"]]
+    Track.objects.filter(pk=held[0]).delete()  # staff delete a recommended track
+
+    building = client.get(url).json()
+    trimmed = client.patch(url, {"tracks": held[1:2]}, format="json").json()
+    run_pending_jobs()
+    ready = client.get(url).json()
+
+    assert created["length"] == 5 and building["status"] == "building"
+    assert building["length"] == 2 + 2
+    assert trimmed["length"] == 1 + 2
+    assert ready["status"] == "ready" and ready["length"] == len(ready["items"]) == 3
+
+
 def test_a_person_who_wants_no_generated_tracks_gets_none_unless_they_ask(listener):
     client = client_for(listener)
-    client.patch("/api/v1/me/", {"preferences": {"include_generated": False}}, format="json")
+    preferences = {"include_generated": False, "generated_share": 0.4}
+    client.patch("/api/v1/me/", {"preferences": preferences}, format="json")
 
     by_preference = client.post(PLAYLISTS, {"length": 5}, format="json")
     asked = client.post(PLAYLISTS, {"length": 5, "generated_share": 0.4}, format="json")
