@@ -64,8 +64,9 @@ class Idempotency:
         """The id of what an earlier request with this key made, within the window; call
         with the person held (:func:`hold_person`), so that a retry racing the first waits
         for it. A key that came with another request is IdempotencyKeyReused."""
-        IdempotencyKey.objects.filter(created_at__lt=timezone.now() - IDEMPOTENCY_WINDOW).delete()
-        found = IdempotencyKey.objects.filter(user=user, scope=self.scope, key=self.key).first()
+        mine = IdempotencyKey.objects.filter(user=user, scope=self.scope, key=self.key)
+        mine.filter(created_at__lt=timezone.now() - IDEMPOTENCY_WINDOW).delete()
+        found = mine.first()
         if found is None:
             return None
         if found.fingerprint != self.fingerprint:
@@ -81,6 +82,13 @@ class Idempotency:
             fingerprint=self.fingerprint,
             resource_id=resource_id,
         )
+        # Everyone's stale keys, after the commit: inside the request's transaction the
+        # delete would hold their rows, and other people's keyed requests would wait on it.
+        transaction.on_commit(_prune_stale_keys)
+
+
+def _prune_stale_keys() -> None:
+    IdempotencyKey.objects.filter(created_at__lt=timezone.now() - IDEMPOTENCY_WINDOW).delete()
 
 
 def _enqueue(job_id: int) -> None:

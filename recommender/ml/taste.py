@@ -15,7 +15,8 @@ Each listen, feedback and explicit preference becomes evidence about styles and 
 
 Empirical Bayes shrinkage: a user's style weights are the posterior mean under a Dirichlet-like
 prior ``(evidence + kappa * prior) / (|evidence| + kappa)``. The population prior (the mean
-taste of users) and ``kappa`` (how strongly users agree with it, by moment matching) are
+taste of users) and ``kappa`` (how strongly users agree with it, by moment matching; the
+weakest, ``min_kappa``, when nobody has listened yet and the prior is the catalog's mix) are
 fitted on what users did (listens and feedback; one person's stated preferences are not
 evidence about anyone else), so a user with little history stays near the population and a
 user with no history gets exactly the prior. Attribute preferences shrink the same way toward
@@ -158,7 +159,10 @@ class TasteModel:
         catalog_styles, catalog_attributes = (part.mean(axis=0) for part in _split(track_vectors))
         self.training_summary = {"users": len(histories), "users_with_history": len(informed)}
         if not informed:
-            self.prior_styles, self.kappa = catalog_styles / catalog_styles.sum(), self.max_kappa
+            # Nothing tells how much people agree with the catalog's mix: a newcomer's own
+            # first listens lead (strong shrinkage here kept a first listener's fiddle
+            # tunes behind the catalog's mix until the next refit).
+            self.prior_styles, self.kappa = catalog_styles / catalog_styles.sum(), self.min_kappa
             self.attribute_model = None
             self.prior_attributes = catalog_attributes
             return self

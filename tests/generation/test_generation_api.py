@@ -154,6 +154,30 @@ def test_a_retried_generation_request_with_its_key_is_one_job_and_one_quota_slot
     assert gone.status_code == 409 and "deleted" in gone.json()["detail"]
 
 
+def test_a_key_older_than_a_day_makes_something_new_and_stale_keys_go(
+    tiny_world, make_user, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from jobs.models import IdempotencyKey
+
+    client, other = client_for(make_user("again")), client_for(make_user("other"))
+    body = {"count": 1, "seed": 3}
+    with django_capture_on_commit_callbacks(execute=True):
+        first = client.post(GENERATIONS, body, format="json", HTTP_IDEMPOTENCY_KEY="daily")
+        other.post(GENERATIONS, body, format="json", HTTP_IDEMPOTENCY_KEY="theirs")
+    IdempotencyKey.objects.update(created_at=timezone.now() - timedelta(hours=25))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        later = client.post(GENERATIONS, body, format="json", HTTP_IDEMPOTENCY_KEY="daily")
+
+    assert later.status_code == 202 and later.json()["id"] != first.json()["id"]
+    assert "Idempotent-Replayed" not in later
+    assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["daily"]
+
+
 def test_a_retried_variation_replays_even_if_its_source_was_hidden_since(tiny_world, make_user):
     source = Track.objects.filter(style_label="chorale").first()
     client = client_for(make_user("varier"))

@@ -713,3 +713,20 @@ def test_no_favourite_style_is_named_for_a_history_that_says_nothing_of_style(
     assert len(results) == 8
     assert all("favourite" not in item["reason"] for item in results)
     assert all(item["reason"].endswith("pick to start with") for item in results)
+
+
+def test_on_a_fresh_install_the_first_listens_steer_recommendations_before_any_refit(
+    make_user, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    call_command("import_corpus", "--collections", "bach,ryansMammoth", "--limit", "5")
+    call_command("train_taste")  # as bin/run does, before anyone has listened
+    fiddle = list(Track.objects.filter(style_label="fiddle").order_by("pk"))
+    first = make_user("first")
+    listen(first, fiddle[:3])
+
+    taste = client_for(first).get("/api/v1/me/").json()["taste"]
+    body = client_for(first).get(RECOMMENDATIONS, {"limit": 2, "diversity": 0}).json()
+
+    assert top_style(taste) == "fiddle" and taste["styles"]["fiddle"] > 0.5
+    assert [item["track"]["style"] for item in body["results"]] == ["fiddle", "fiddle"]
