@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import F, Model, QuerySet
+from django.db.models import F
 from django.utils import timezone
 from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
@@ -56,7 +56,7 @@ from generation.models import (
 from generation.selectors import pieces_to_come, style_prototypes
 from jobs.models import Job, JobStatus
 from jobs.runner import JobError
-from jobs.services import Idempotency, MadeAndDeleted, hold_person, submit_job
+from jobs.services import Idempotency, hold_person, submit_job
 from profiles.models import Profile
 from profiles.selectors import preferences_of
 from recommender.ml.taste import without_styles
@@ -134,9 +134,9 @@ def request_generation(
     the ``idempotency`` key of an earlier request gets that request (MadeAndDeleted if it
     was deleted since)."""
     hold_person(user)
-    earlier = idempotency.earlier(user) if idempotency else None
+    earlier = idempotency.earlier(user, GenerationRequest) if idempotency else None
     if earlier is not None:
-        return _made_earlier(GenerationRequest.objects.filter(pk=earlier))
+        return earlier
     source = None if variation_of is None else _variation_source(user, variation_of)
     if check_quotas:
         check_quota(user)
@@ -183,13 +183,6 @@ def _variation_source(user: AbstractBaseUser, track_id: int) -> Track:
         message = "No public track or one of your own with MIDI has this id."
         raise ValidationError({"variation_of": [message]})
     return track
-
-
-def _made_earlier(found: QuerySet[Model]) -> Model:
-    made = found.first()
-    if made is None:
-        raise MadeAndDeleted
-    return made
 
 
 def run_generation(
@@ -435,9 +428,9 @@ def create_playlist(
     with the ``idempotency`` key of an earlier request gets that playlist (MadeAndDeleted
     if it was deleted since)."""
     hold_person(user)
-    earlier = idempotency.earlier(user) if idempotency else None
+    earlier = idempotency.earlier(user, Playlist) if idempotency else None
     if earlier is not None:
-        return _made_earlier(Playlist.objects.filter(pk=earlier))
+        return earlier
     explicit = generated_share is not None
     preferences = preferences_of(user)
     if generated_share is None:

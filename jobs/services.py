@@ -8,12 +8,13 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Model
 from django.utils import timezone
 from rest_framework import status
 from rest_framework.exceptions import APIException
@@ -45,6 +46,9 @@ class MadeAndDeleted(APIException):
     )
 
 
+Made = TypeVar("Made", bound=Model)
+
+
 @dataclass
 class Idempotency:
     """A request's ``Idempotency-Key`` and a fingerprint of what it asks for; ``replayed``
@@ -60,10 +64,11 @@ class Idempotency:
         canonical = json.dumps(body, sort_keys=True, default=str)
         return cls(scope, key, hashlib.sha256(canonical.encode()).hexdigest())
 
-    def earlier(self, user: AbstractBaseUser) -> int | None:
-        """The id of what an earlier request with this key made, within the window; call
+    def earlier(self, user: AbstractBaseUser, model: type[Made]) -> Made | None:
+        """What an earlier request with this key made (a ``model``), within the window; call
         with the person held (:func:`hold_person`), so that a retry racing the first waits
-        for it. A key that came with another request is IdempotencyKeyReused."""
+        for it. A key that came with another request is IdempotencyKeyReused; one whose
+        result was deleted since, MadeAndDeleted."""
         mine = IdempotencyKey.objects.filter(user=user, scope=self.scope, key=self.key)
         mine.filter(created_at__lt=timezone.now() - IDEMPOTENCY_WINDOW).delete()
         found = mine.first()
@@ -71,8 +76,11 @@ class Idempotency:
             return None
         if found.fingerprint != self.fingerprint:
             raise IdempotencyKeyReused
+        made = model.objects.filter(pk=found.resource_id).first()
+        if made is None:
+            raise MadeAndDeleted
         self.replayed = True
-        return found.resource_id
+        return made
 
     def remember(self, user: AbstractBaseUser, resource_id: int) -> None:
         IdempotencyKey.objects.create(

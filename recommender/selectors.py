@@ -77,14 +77,17 @@ def recommend_for(
     left_out = choices.ruled_out if include_heard else {*choices.ruled_out, *heard}
     never = _never_offered(served, user, choices.include_generated, left_out)
     row = _history_row(bundle, _row_weights(heard, choices))
-    if row.nnz == 0 and not bundle.taste.knows(history):
+    knows = bundle.taste.knows(history)
+    if row.nnz == 0 and not knows:
         spread = diversity > 0
 
         def pick(depth: int | None) -> tuple[Ranked, Explain]:
             return _starter_picks(bundle, choices.allowed, never, depth, spread=spread)
     else:
         seeds = _top_heard_tracks(user, choices.hated)
-        pick = _personal_picker(bundle, history, row, seeds, heard, choices, never, diversity)
+        pick = _personal_picker(
+            bundle, history, knows, row, seeds, heard, choices, never, diversity
+        )
     return served.artifact.version, _fill(pick, choices.allowed, limit)
 
 
@@ -238,6 +241,7 @@ def _columns_of(bundle: TasteBundle, track_ids: np.ndarray) -> np.ndarray:
 def _personal_picker(
     bundle: TasteBundle,
     history: UserHistory,
+    knows: bool,
     row: sparse.csr_matrix,
     seeds: list[Track],
     heard: dict[int, float],
@@ -246,11 +250,11 @@ def _personal_picker(
     diversity: float,
 ) -> Callable[[int | None], tuple[Ranked, Explain]]:
     """The picks for a person: their history ``row`` and taste by the model (see
-    _model_picker), reasons naming the ``seeds`` they played."""
+    _model_picker), reasons naming the ``seeds`` they played; whether the taste model
+    ``knows`` anything of them settles whether a favourite style may be named."""
     vector = np.asarray(bundle.taste.conditioning_vector(history), dtype=np.float32)
     fresh = _new_tracks(bundle, choices.allowed, heard, choices.include_heard)
     # A taste the history says nothing of is the population's: no favourite of theirs.
-    knows = bundle.taste.knows(history)
     favourite_style = STYLES[int(np.argmax(split_vector(vector)[0]))] if knows else None
 
     def explain(track: Track) -> str:
